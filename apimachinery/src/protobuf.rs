@@ -1,0 +1,1 @@
+//! Placeholder being replaced by the protobuf decoding work.

@@ -1,0 +1,1 @@
+//! Name and label rules (filled in by the validation work).

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# One command from a fresh Debian machine to a running Corten API server:
+#   installs the Debian packages, builds the release binary, starts `corten server` in the
+#   background (log: $DATA_DIR/corten.log) and waits until it answers.
+# Usage: scripts/up.sh [extra `corten server` flags, e.g. --etcd-endpoints http://127.0.0.1:2379]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DATA_DIR=${CORTEN_DATA_DIR:-/var/lib/corten}
+PORT=${CORTEN_PORT:-6443}
+scripts/install-deps.sh
+cargo build --release --bin corten
+install -m 0755 target/release/corten /usr/local/bin/corten
+mkdir -p "$DATA_DIR"
+if [ -f "$DATA_DIR/corten.pid" ] && kill -0 "$(cat "$DATA_DIR/corten.pid")" 2>/dev/null; then
+  echo "corten server already running (pid $(cat "$DATA_DIR/corten.pid"))"
+else
+  nohup /usr/local/bin/corten server --data-dir "$DATA_DIR" --https-port "$PORT" "$@" >"$DATA_DIR/corten.log" 2>&1 &
+  echo $! >"$DATA_DIR/corten.pid"
+fi
+for _ in $(seq 1 100); do
+  if grep -q "API server ready" "$DATA_DIR/corten.log" 2>/dev/null; then
+    echo "Corten is up. Use it with:"
+    echo "  export KUBECONFIG=$DATA_DIR/admin.kubeconfig"
+    echo "  kubectl get ns"
+    echo "Stop it with: kill \$(cat $DATA_DIR/corten.pid)"
+    exit 0
+  fi
+  kill -0 "$(cat "$DATA_DIR/corten.pid")" 2>/dev/null || break
+  sleep 0.1
+done
+echo "corten server did not become ready; log follows:" >&2
+cat "$DATA_DIR/corten.log" >&2
+exit 1
