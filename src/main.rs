@@ -4,7 +4,7 @@
 use std::net::IpAddr;
 use std::path::PathBuf;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 
@@ -64,10 +64,28 @@ fn main() -> Result<()> {
                     etcd_endpoints: args.etcd_endpoints,
                     advertise_address: args.advertise_address,
                 };
-                corten_apiserver::run(config, shutdown).await
+                run_server(config, shutdown).await
             }
         }
     })
+}
+
+/// Starts the API server, then the controllers as its clients, and waits for shutdown.
+async fn run_server(config: corten_apiserver::Config, shutdown: CancellationToken) -> Result<()> {
+    let running = corten_apiserver::start(config, shutdown.clone()).await?;
+    // TODO(issue 6): controllers get their own identity instead of the admin certificate.
+    let kubeconfig = kube::config::Kubeconfig::read_from(&running.admin_kubeconfig)?;
+    let client_config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default()).await?;
+    let client = kube::Client::try_from(client_config)?;
+    let controllers = tokio::spawn(corten_controllers::run(client, shutdown.clone()));
+    eprintln!(
+        "API server ready at https://{}; admin kubeconfig: {}",
+        running.addr,
+        running.admin_kubeconfig.display()
+    );
+    running.done.await.context("server task failed")?;
+    controllers.abort();
+    Ok(())
 }
 
 async fn stop_on_signal(shutdown: CancellationToken) {

@@ -22,6 +22,7 @@ pub mod subresources;
 pub mod table;
 pub mod tls;
 pub mod watch;
+pub mod watch_cache;
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -65,22 +66,11 @@ pub struct Running {
     pub done: tokio::task::JoinHandle<()>,
 }
 
-/// Runs the API server until `shutdown` fires.
-pub async fn run(config: Config, shutdown: CancellationToken) -> Result<()> {
-    let running = start(config, shutdown).await?;
-    eprintln!(
-        "API server ready at https://{}; admin kubeconfig: {}",
-        running.addr,
-        running.admin_kubeconfig.display()
-    );
-    running.done.await.context("server task failed")?;
-    Ok(())
-}
-
 /// Starts the API server and returns once it accepts connections.
 pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Running> {
     std::fs::create_dir_all(&config.data_dir).with_context(|| format!("creating {}", config.data_dir.display()))?;
     let store = open_store(&config).await?;
+    let store: Arc<dyn Backend> = Arc::new(watch_cache::WatchCache::start(store, shutdown.clone()).await.context("loading the watch cache")?);
 
     let addr = SocketAddr::new(config.bind_address, config.https_port);
     let listener = TcpListener::bind(addr).await.with_context(|| format!("binding {addr}"))?;

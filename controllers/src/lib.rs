@@ -1,1 +1,22 @@
-//! Controllers (being written).
+//! Controllers: the kube-controller-manager equivalents, each an API client.
+//!
+//! Controllers talk to the API server only through the public API (kube-rs), exactly like
+//! upstream's controllers, so they work the same on the embedded store and on etcd and can later
+//! move to another process. Today: namespace lifecycle ([`namespace`]) and the garbage collector
+//! for ownerReferences ([`gc`]).
+
+pub mod gc;
+pub mod namespace;
+mod resources;
+
+use kube::Client;
+use tokio_util::sync::CancellationToken;
+
+/// Runs every controller until `shutdown` is cancelled.
+pub async fn run(client: Client, shutdown: CancellationToken) {
+    let namespaces = tokio::spawn(namespace::run(client.clone(), shutdown.clone()));
+    let gc = tokio::spawn(gc::run(client, shutdown.clone()));
+    shutdown.cancelled().await;
+    namespaces.abort();
+    gc.abort();
+}

@@ -246,10 +246,9 @@ static IP_ADDRESS: Printer = Printer {
                     "" => text(p, "/resource").to_lowercase(),
                     group => format!("{}.{group}", text(p, "/resource")).to_lowercase(),
                 };
-                if let ns @ ("" | _) = text(p, "/namespace") {
-                    if !ns.is_empty() {
-                        out = format!("{out}/{ns}");
-                    }
+                let ns = text(p, "/namespace");
+                if !ns.is_empty() {
+                    out = format!("{out}/{ns}");
                 }
                 format!("{out}/{}", text(p, "/name"))
             }
