@@ -77,7 +77,8 @@ async fn run_server(config: corten_apiserver::Config, shutdown: CancellationToke
     let kubeconfig = kube::config::Kubeconfig::read_from(&running.admin_kubeconfig)?;
     let client_config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default()).await?;
     let client = kube::Client::try_from(client_config)?;
-    let controllers = tokio::spawn(corten_controllers::run(client, shutdown.clone()));
+    let controllers = tokio::spawn(corten_controllers::run(client.clone(), shutdown.clone()));
+    let scheduler = tokio::spawn(corten_scheduler::run(client, shutdown.clone()));
     eprintln!(
         "API server ready at https://{}; admin kubeconfig: {}",
         running.addr,
@@ -85,6 +86,7 @@ async fn run_server(config: corten_apiserver::Config, shutdown: CancellationToke
     );
     running.done.await.context("server task failed")?;
     controllers.abort();
+    scheduler.abort();
     Ok(())
 }
 

@@ -33,6 +33,12 @@ pub trait Strategy: Send + Sync {
     /// Fills defaulted fields, like upstream's `SetDefaults_*`. Runs on every decoded write.
     fn default(&self, _obj: &mut Value) {}
 
+    /// Whether a create may set `status` although the kind has a status subresource (nodes:
+    /// the kubelet registers its Node with its status, as upstream allows).
+    fn keeps_status_on_create(&self) -> bool {
+        false
+    }
+
     /// Adjusts a new object before it is validated and stored (e.g. a pod's initial status).
     /// The registry has already dropped `status` for kinds with a status subresource.
     fn prepare_for_create(&self, _obj: &mut Value) {}

@@ -253,12 +253,12 @@ impl Registry {
             self.check_namespace_accepts_content(info, ns, &name_of(&obj)).await?;
         }
         prepare_new_metadata(&mut obj)?;
-        if info.subresource("status").is_some() {
+        let strategy = info.strategy();
+        if info.subresource("status").is_some() && !strategy.keeps_status_on_create() {
             if let Some(o) = obj.as_object_mut() {
                 o.remove("status");
             }
         }
-        let strategy = info.strategy();
         strategy.default(&mut obj);
         strategy.prepare_for_create(&mut obj);
         if strategy.tracks_generation() {
