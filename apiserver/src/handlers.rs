@@ -163,12 +163,12 @@ fn list_options(req: &ResourceRequest, params: &Params) -> Result<ListOptions, A
     let label_selector = params
         .get("labelSelector")
         .filter(|s| !s.trim().is_empty())
-        .map(|s| LabelSelector::parse(s).map_err(|e| ApiError::bad_request(format!("unable to parse requirement: {e}"))))
+        .map(|s| LabelSelector::parse(s).map_err(|e| ApiError::bad_request(e.to_string())))
         .transpose()?;
     let mut field_selector = params
         .get("fieldSelector")
         .filter(|s| !s.trim().is_empty())
-        .map(|s| FieldSelector::parse(s).map_err(|e| ApiError::bad_request(format!("invalid field selector: {e}"))))
+        .map(|s| FieldSelector::parse(s).map_err(|e| ApiError::bad_request(e.to_string())))
         .transpose()?;
     if let Some(sel) = &field_selector {
         registry::check_field_selector(req.info, sel)?;
@@ -195,10 +195,10 @@ fn list_options(req: &ResourceRequest, params: &Params) -> Result<ListOptions, A
     })
 }
 
-fn delete_options(params: &Params, body: &[u8]) -> Result<DeleteOptions, ApiError> {
+fn delete_options(params: &Params, headers: &HeaderMap, body: &[u8]) -> Result<DeleteOptions, ApiError> {
     let mut opts = DeleteOptions::default();
     if !body.iter().all(u8::is_ascii_whitespace) {
-        let v = wire::decode(body, false)?;
+        let v = wire::decode(body, wire::body_type(headers)?)?;
         opts.dry_run = v["dryRun"].as_array().is_some_and(|a| a.iter().any(|x| x == "All"));
         opts.grace_period_seconds = v["gracePeriodSeconds"].as_i64();
         opts.propagation_policy = v["propagationPolicy"].as_str().map(str::to_string);
@@ -275,14 +275,14 @@ async fn resource(state: &AppState, req: ResourceRequest, headers: &HeaderMap, p
         "create" => {
             let body_type = wire::body_type(headers)?;
             let body = read_body(body).await?;
-            let obj = wire::decode(&body, body_type == BodyType::Yaml)?;
+            let obj = wire::decode(&body, body_type)?;
             let written = registry.create(info, ns, obj, &write_options(params, headers)?).await?;
             Ok(written_response(info, written, &negotiated, params))
         }
         "update" => {
             let body_type = wire::body_type(headers)?;
             let body = read_body(body).await?;
-            let obj = wire::decode(&body, body_type == BodyType::Yaml)?;
+            let obj = wire::decode(&body, body_type)?;
             let written = registry.update(info, ns, &name, req.subresource.as_deref(), obj, &write_options(params, headers)?).await?;
             Ok(written_response(info, written, &negotiated, params))
         }
@@ -300,15 +300,15 @@ async fn resource(state: &AppState, req: ResourceRequest, headers: &HeaderMap, p
                     }
                     PatchKind::Apply { force: params.get("force").is_some_and(|f| f == "true") }
                 }
-                BodyType::Json | BodyType::Yaml => return Err(ApiError::unsupported_media_type("application/json")),
+                BodyType::Json | BodyType::Yaml | BodyType::Protobuf => return Err(ApiError::unsupported_media_type("application/json")),
             };
-            let patch = wire::decode(&body, body_type == BodyType::ApplyPatch)?;
+            let patch = wire::decode(&body, body_type)?;
             let written = registry.patch(info, ns, &name, req.subresource.as_deref(), kind, patch, &opts).await?;
             Ok(written_response(info, written, &negotiated, params))
         }
         "delete" => {
             let body = read_body(body).await?;
-            let opts = delete_options(params, &body)?;
+            let opts = delete_options(params, headers, &body)?;
             let (obj, gone) = registry.delete(info, ns, &name, &opts).await?;
             if gone {
                 let uid = obj.pointer("/metadata/uid").and_then(Value::as_str).map(str::to_string);
@@ -319,7 +319,7 @@ async fn resource(state: &AppState, req: ResourceRequest, headers: &HeaderMap, p
         }
         "deletecollection" => {
             let body = read_body(body).await?;
-            let opts = delete_options(params, &body)?;
+            let opts = delete_options(params, headers, &body)?;
             let list = list_options(&req, params)?;
             let deleted = registry.delete_collection(info, ns, &list, &opts).await?;
             Ok(render_list(info, deleted, &negotiated, params))

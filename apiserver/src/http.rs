@@ -111,6 +111,8 @@ pub enum BodyType {
     StrategicMergePatch,
     /// Server-side apply (YAML or JSON).
     ApplyPatch,
+    /// Kubernetes protobuf (`application/vnd.kubernetes.protobuf`), as client-go's typed clients send.
+    Protobuf,
 }
 
 /// Classifies `Content-Type`.
@@ -124,21 +126,24 @@ pub fn body_type(headers: &HeaderMap) -> Result<BodyType, ApiError> {
         "application/merge-patch+json" => BodyType::MergePatch,
         "application/strategic-merge-patch+json" => BodyType::StrategicMergePatch,
         "application/apply-patch+yaml" | "application/apply-patch+json" => BodyType::ApplyPatch,
+        "application/vnd.kubernetes.protobuf" => BodyType::Protobuf,
         _ => return Err(ApiError::unsupported_media_type(raw)),
     })
 }
 
-/// Decodes a JSON or YAML body into a value.
-pub fn decode(body: &[u8], yaml: bool) -> Result<Value, ApiError> {
+/// Decodes a body of the given type into a value: YAML for YAML and apply patches, protobuf
+/// bodies through their schema, JSON otherwise.
+pub fn decode(body: &[u8], body_type: BodyType) -> Result<Value, ApiError> {
     if body.len() > MAX_BODY_BYTES {
         return Err(ApiError::too_large(MAX_BODY_BYTES));
     }
-    if yaml {
-        serde_yaml_ng::from_slice::<Value>(body)
-            .map_err(|e| ApiError::bad_request(format!("error converting YAML to JSON: yaml: {e}")))
-    } else {
-        serde_json::from_slice::<Value>(body)
-            .map_err(|e| ApiError::bad_request(format!("couldn't get version/kind; json parse error: {e}")))
+    match body_type {
+        BodyType::Yaml | BodyType::ApplyPatch => serde_yaml_ng::from_slice::<Value>(body)
+            .map_err(|e| ApiError::bad_request(format!("error converting YAML to JSON: yaml: {e}"))),
+        BodyType::Protobuf => corten_apimachinery::protobuf::decode(body)
+            .map_err(|e| ApiError::bad_request(format!("the body of the request was in an unknown format: {e}"))),
+        BodyType::Json | BodyType::JsonPatch | BodyType::MergePatch | BodyType::StrategicMergePatch => serde_json::from_slice::<Value>(body)
+            .map_err(|e| ApiError::bad_request(format!("couldn't get version/kind; json parse error: {e}"))),
     }
 }
 
@@ -207,11 +212,11 @@ mod tests {
 
     #[test]
     fn malformed_bodies_are_bad_requests() {
-        let e = decode(b"{not json", false).expect_err("must fail");
+        let e = decode(b"{not json", BodyType::Json).expect_err("must fail");
         assert_eq!(e.code(), 400);
-        let e = decode(b"a: [", true).expect_err("must fail");
+        let e = decode(b"a: [", BodyType::Yaml).expect_err("must fail");
         assert_eq!(e.code(), 400);
         let big = vec![b' '; MAX_BODY_BYTES + 1];
-        assert_eq!(decode(&big, false).expect_err("too big").code(), 413);
+        assert_eq!(decode(&big, BodyType::Json).expect_err("too big").code(), 413);
     }
 }

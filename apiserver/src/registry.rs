@@ -345,7 +345,7 @@ impl Registry {
                         .map_err(|e| apply_error(info, name, e));
                 }
             };
-            patched.map_err(|e| ApiError::new(422, "Invalid", e.to_string(), None))
+            patched.map_err(patch_error)
         };
         match self.guaranteed_update(info, ns, name, expected, opts, subresource, &apply).await {
             Err(e) if e.code() == 404 && matches!(kind, PatchKind::Apply { .. }) && subresource.is_none() => {
@@ -911,6 +911,13 @@ fn random_suffix() -> String {
     (0..5).map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char).collect()
 }
 
+/// A patch that could not be applied: 400 when the patch document is malformed, 422 when it is
+/// well-formed but does not apply (a failed `test` operation, a missing path).
+pub fn patch_error(e: patch::PatchError) -> ApiError {
+    let code = e.status_code();
+    ApiError::new(code, if code == 400 { "BadRequest" } else { "Invalid" }, e.to_string(), None)
+}
+
 fn check_valid(info: &ResourceInfo, name: &str, errors: FieldErrors) -> Result<(), ApiError> {
     if errors.is_empty() {
         Ok(())
@@ -1018,27 +1025,21 @@ pub fn storage_error(e: StorageError, info: &ResourceInfo, name: &str) -> ApiErr
 }
 
 fn apply_error(info: &ResourceInfo, name: &str, e: patch::ApplyError) -> ApiError {
-    match e {
+    match &e {
         patch::ApplyError::Conflicts(conflicts) => {
-            let n = conflicts.len();
-            let lines: Vec<String> = conflicts
-                .iter()
-                .map(|c| format!("conflict with \"{}\"{}: {}", c.manager, c.api_version.as_deref().map(|v| format!(" using {v}")).unwrap_or_default(), c.field))
-                .collect();
-            let message = if n == 1 {
-                format!("Apply failed with 1 conflict: {}", lines[0])
-            } else {
-                format!("Apply failed with {n} conflicts: {}", lines.join("\n"))
-            };
             let mut err = ApiError::conflict(info.group_resource(), name, "");
-            err.0.message = Some(message);
+            err.0.message = Some(e.to_string());
             if let Some(d) = err.0.details.as_mut() {
                 d.causes = Some(
                     conflicts
                         .iter()
                         .map(|c| k8s_openapi::apimachinery::pkg::apis::meta::v1::StatusCause {
                             field: Some(c.field.clone()),
-                            message: Some(format!("conflict with \"{}\"", c.manager)),
+                            message: Some(format!(
+                                "conflict with \"{}\"{}",
+                                c.manager,
+                                c.api_version.as_deref().map(|v| format!(" using {v}")).unwrap_or_default()
+                            )),
                             reason: Some("FieldManagerConflict".into()),
                         })
                         .collect(),
@@ -1046,7 +1047,7 @@ fn apply_error(info: &ResourceInfo, name: &str, e: patch::ApplyError) -> ApiErro
             }
             err
         }
-        other => ApiError::bad_request(other.to_string()),
+        patch::ApplyError::Invalid(message) => ApiError::bad_request(message.clone()),
     }
 }
 

@@ -6,7 +6,7 @@ use http::HeaderMap;
 use serde_json::{json, Value};
 
 use crate::http::{self as wire, BodyType};
-use crate::registry::{PatchKind, Registry, WriteOptions};
+use crate::registry::{patch_error, PatchKind, Registry, WriteOptions};
 use crate::request::ResourceRequest;
 
 type Params = std::collections::HashMap<String, String>;
@@ -29,12 +29,12 @@ pub async fn handle(
         ("scale", "update" | "patch") => {
             let current = scale_of(&registry.get(info, ns, name).await?);
             let body_type = wire::body_type(headers)?;
-            let input = wire::decode(body, matches!(body_type, BodyType::Yaml | BodyType::ApplyPatch))?;
+            let input = wire::decode(body, body_type)?;
             let desired = match body_type {
-                BodyType::Json | BodyType::Yaml => input,
-                BodyType::JsonPatch => patch::json_patch(&current, &input).map_err(|e| ApiError::new(422, "Invalid", e.to_string(), None))?,
+                BodyType::Json | BodyType::Yaml | BodyType::Protobuf => input,
+                BodyType::JsonPatch => patch::json_patch(&current, &input).map_err(patch_error)?,
                 BodyType::MergePatch | BodyType::StrategicMergePatch => {
-                    patch::merge_patch(&current, &input).map_err(|e| ApiError::new(422, "Invalid", e.to_string(), None))?
+                    patch::merge_patch(&current, &input).map_err(patch_error)?
                 }
                 BodyType::ApplyPatch => return Err(ApiError::unsupported_media_type("application/apply-patch+yaml")),
             };
@@ -55,7 +55,7 @@ pub async fn handle(
             Ok(scale_of(&written.object))
         }
         ("binding", "create") => {
-            let binding = wire::decode(body, matches!(wire::body_type(headers)?, BodyType::Yaml))?;
+            let binding = wire::decode(body, wire::body_type(headers)?)?;
             let node = binding.pointer("/target/name").and_then(Value::as_str).unwrap_or("").to_string();
             if node.is_empty() {
                 return Err(ApiError::new(422, "Invalid", format!("Binding \"{name}\" is invalid: target.name: Required value"), None));

@@ -115,7 +115,7 @@ async fn invalid_names_are_unprocessable_with_field_causes() {
     let api: Api<ConfigMap> = Api::namespaced(s.client.clone(), "default");
     let e = api_error(api.create(&PostParams::default(), &cm("Not_Valid", &[])).await.expect_err("invalid"));
     assert_eq!((e.code, e.reason.as_str()), (422, "Invalid"));
-    let causes = e.details.and_then(|d| Some(d.causes)).unwrap_or_default();
+    let causes = e.details.map(|d| d.causes).unwrap_or_default();
     assert!(causes.iter().any(|c| c.field == "metadata.name"), "{causes:?}");
 }
 

@@ -79,7 +79,7 @@ impl Server {
 
     fn kubectl(&self, args: &[&str], stdin: Option<&str>) -> Output {
         let mut cmd = Command::new("kubectl");
-        cmd.env("KUBECONFIG", &self.kubeconfig).env("KUBECTL_EXTERNAL_DIFF", "").args(args);
+        cmd.env("KUBECONFIG", &self.kubeconfig).env("KUBECACHEDIR", self.data_dir.join("kubectl-cache")).args(args);
         cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() }).stdout(Stdio::piped()).stderr(Stdio::piped());
         let mut child = cmd.spawn().expect("kubectl on PATH");
         if let Some(input) = stdin {
@@ -204,7 +204,7 @@ fn configmap_crud_and_error_messages() {
     s.ok(&["patch", "cm", "c1", "--type=strategic", "-p", r#"{"data":{"s":"3"}}"#]);
     assert_eq!(s.ok(&["get", "cm", "c1", "-o", "jsonpath={.data}"]), r#"{"a":"b","j":"2","m":"1","s":"3"}"#);
     let err = s.fails(&["patch", "cm", "c1", "--type=json", "-p", r#"[{"op":"test","path":"/data/a","value":"zzz"}]"#]);
-    assert!(err.contains("Error from server"), "{err}");
+    assert!(err.contains("test failed"), "{err}");
 
     // replace with a stale resourceVersion → 409 Conflict.
     let stale = s.ok(&["get", "cm", "c1", "-o", "json"]);
@@ -215,7 +215,8 @@ fn configmap_crud_and_error_messages() {
     // edit through $EDITOR.
     let out = Command::new("kubectl")
         .env("KUBECONFIG", &s.kubeconfig)
-        .env("KUBE_EDITOR", "sed -i s/bump:\\ \"1\"/bump:\\ \"edited\"/")
+        .env("KUBECACHEDIR", s.data_dir.join("kubectl-cache"))
+        .env("KUBE_EDITOR", "sed -i -e s/bump:.*/bump:\\ edited/")
         .args(["edit", "cm", "c1"])
         .output()
         .expect("kubectl edit");
@@ -301,6 +302,7 @@ fn chunked_lists_watch_and_deletion() {
     // get -w sees a later change.
     let mut watch = Command::new("kubectl")
         .env("KUBECONFIG", &s.kubeconfig)
+        .env("KUBECACHEDIR", s.data_dir.join("kubectl-cache"))
         .args(["get", "cm", "c001", "-w", "-o", "jsonpath={.data.v}{\"\\n\"}"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -323,14 +325,15 @@ fn chunked_lists_watch_and_deletion() {
         }
     }
     let _ = watch.kill();
+    let _ = watch.wait();
     assert!(seen, "kubectl get -w did not show the change");
 
     s.ok(&["delete", "cm", "-l", "batch=x"]);
     assert_eq!(s.ok(&["get", "cm", "-l", "batch=x", "-o", "name"]).trim(), "");
     s.ok(&["create", "configmap", "w", "--from-literal=a=b"]);
     let waiter = std::thread::spawn({
-        let kubeconfig = s.kubeconfig.clone();
-        move || Command::new("kubectl").env("KUBECONFIG", kubeconfig).args(["wait", "--for=delete", "cm/w", "--timeout=30s"]).output()
+        let (kubeconfig, cache) = (s.kubeconfig.clone(), s.data_dir.join("kubectl-cache"));
+        move || Command::new("kubectl").env("KUBECONFIG", kubeconfig).env("KUBECACHEDIR", cache).args(["wait", "--for=delete", "cm/w", "--timeout=30s"]).output()
     });
     std::thread::sleep(Duration::from_millis(500));
     s.ok(&["delete", "cm", "w"]);
