@@ -7,6 +7,7 @@
 
 pub mod apply;
 pub mod field;
+pub mod openapi_v2;
 pub mod patch;
 pub mod protobuf;
 pub mod selectors;

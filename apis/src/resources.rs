@@ -111,6 +111,7 @@ const STATUS: Subresource = Subresource { name: "status", kind: None, verbs: &["
 const SCALE: Subresource =
     Subresource { name: "scale", kind: Some(("autoscaling", "v1", "Scale")), verbs: &["get", "patch", "update"] };
 const FINALIZE: Subresource = Subresource { name: "finalize", kind: None, verbs: &["update"] };
+const APPROVAL: Subresource = Subresource { name: "approval", kind: None, verbs: &["get", "patch", "update"] };
 const BINDING: Subresource = Subresource { name: "binding", kind: Some(("", "v1", "Binding")), verbs: &["create"] };
 
 macro_rules! row {
@@ -150,7 +151,7 @@ pub static RESOURCES: &[ResourceInfo] = &[
     row!(api::core::v1::ResourceQuota, namespaced: true, short: ["quota"], categories: [], verbs: ALL_VERBS, sub: [STATUS]),
     row!(api::core::v1::Secret, namespaced: true, short: [], categories: [], verbs: ALL_VERBS, sub: []),
     row!(api::core::v1::ServiceAccount, namespaced: true, short: ["sa"], categories: [], verbs: ALL_VERBS, sub: []),
-    row!(api::core::v1::Service, namespaced: true, short: ["svc"], categories: ["all"], verbs: NO_COLLECTION_DELETE, sub: [STATUS]),
+    row!(api::core::v1::Service, namespaced: true, short: ["svc"], categories: ["all"], verbs: ALL_VERBS, sub: [STATUS]),
     // admissionregistration.k8s.io/v1
     row!(api::admissionregistration::v1::MutatingWebhookConfiguration, namespaced: false, short: [], categories: ["api-extensions"], verbs: ALL_VERBS, sub: []),
     row!(api::admissionregistration::v1::ValidatingAdmissionPolicy, namespaced: false, short: [], categories: ["api-extensions"], verbs: ALL_VERBS, sub: [STATUS]),
@@ -172,7 +173,7 @@ pub static RESOURCES: &[ResourceInfo] = &[
     row!(api::batch::v1::CronJob, namespaced: true, short: ["cj"], categories: ["all"], verbs: ALL_VERBS, sub: [STATUS]),
     row!(api::batch::v1::Job, namespaced: true, short: [], categories: ["all"], verbs: ALL_VERBS, sub: [STATUS]),
     // certificates.k8s.io/v1
-    row!(api::certificates::v1::CertificateSigningRequest, namespaced: false, short: ["csr"], categories: [], verbs: ALL_VERBS, sub: [STATUS]),
+    row!(api::certificates::v1::CertificateSigningRequest, namespaced: false, short: ["csr"], categories: [], verbs: ALL_VERBS, sub: [STATUS, APPROVAL]),
     // coordination.k8s.io/v1
     row!(api::coordination::v1::Lease, namespaced: true, short: [], categories: [], verbs: ALL_VERBS, sub: []),
     // discovery.k8s.io/v1

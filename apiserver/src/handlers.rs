@@ -67,11 +67,21 @@ async fn route(state: &AppState, method: &Method, path: &str, headers: &HeaderMa
         return Err(ApiError::new(405, "MethodNotAllowed", "the server does not allow this method on the requested resource", None));
     }
     let segs: Vec<&str> = path.trim_matches('/').split('/').filter(|s| !s.is_empty()).collect();
-    // OpenAPI is served as JSON only.
     match segs.as_slice() {
         ["openapi", "v2"] => {
-            // client-go asks for the protobuf form first; a 406 makes it fall back to v3.
+            // client-go asks for the gnostic protobuf form; other clients for JSON.
             let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("");
+            if accept.contains("com.github.proto-openapi.spec.v2") {
+                let bytes = state.openapi.v2_protobuf();
+                if bytes.is_empty() {
+                    return Err(ApiError::internal("the OpenAPI v2 document could not be encoded"));
+                }
+                let mut resp = Response::new(Body::from(bytes));
+                // Upstream answers with the dotted spelling; kubectl rejects the `@` form it sends.
+                resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/com.github.proto-openapi.spec.v2.v1.0+protobuf"));
+                resp.headers_mut().insert(header::VARY, HeaderValue::from_static("Accept"));
+                return Ok(resp);
+            }
             if !(accept.is_empty() || accept.contains("json") || accept.contains("*/*")) {
                 return Err(ApiError::not_acceptable(accept));
             }
@@ -239,7 +249,7 @@ async fn resource(state: &AppState, req: ResourceRequest, headers: &HeaderMap, p
     let name = req.name.clone().unwrap_or_default();
 
     if let Some(sub) = req.subresource.as_deref() {
-        if !matches!(sub, "status" | "finalize") {
+        if !matches!(sub, "status" | "finalize" | "approval") {
             let body = read_body(body).await?;
             return subresources::handle(registry, &req, sub, headers, params, &body, write_options(params, headers)?).await.map(|v| ok(&v, 200, &negotiated));
         }

@@ -56,6 +56,9 @@ pub struct Config {
 /// kube-apiserver, each run compacts up to the revision seen at the previous run.
 const COMPACTION_INTERVAL: Duration = Duration::from_secs(300);
 
+/// How long `corten server` waits for etcd to answer at start.
+const ETCD_CONNECT_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// A started server: listening, with its system objects in place.
 pub struct Running {
     /// The address the server listens on (useful with port 0).
@@ -127,10 +130,20 @@ async fn open_store(config: &Config) -> Result<Arc<dyn Backend>> {
         let store = corten_storage::embedded::EmbeddedBackend::open(&path).with_context(|| format!("opening {}", path.display()))?;
         Ok(Arc::new(store))
     } else {
-        let store = corten_storage::etcd::EtcdBackend::connect(&config.etcd_endpoints)
-            .await
-            .with_context(|| format!("connecting to etcd at {}", config.etcd_endpoints.join(",")))?;
-        Ok(Arc::new(store))
+        // Like kube-apiserver, wait for etcd to come up (it is often started alongside).
+        let deadline = tokio::time::Instant::now() + ETCD_CONNECT_TIMEOUT;
+        loop {
+            match corten_storage::etcd::EtcdBackend::connect(&config.etcd_endpoints).await {
+                Ok(store) => match store.current_revision().await {
+                    Ok(_) => return Ok(Arc::new(store)),
+                    Err(e) if tokio::time::Instant::now() < deadline => tracing::info!(error = %e, "etcd not ready yet; retrying"),
+                    Err(e) => return Err(e).with_context(|| format!("etcd at {} is not answering", config.etcd_endpoints.join(","))),
+                },
+                Err(e) if tokio::time::Instant::now() < deadline => tracing::info!(error = %e, "cannot reach etcd yet; retrying"),
+                Err(e) => return Err(e).with_context(|| format!("connecting to etcd at {}", config.etcd_endpoints.join(","))),
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
     }
 }
 

@@ -12,6 +12,7 @@ use serde_json::{json, Map, Value};
 #[derive(Default)]
 pub struct OpenApi {
     built: OnceLock<Built>,
+    v2_protobuf: OnceLock<Bytes>,
 }
 
 struct Built {
@@ -40,6 +41,20 @@ impl OpenApi {
     /// `/openapi/v2`.
     pub fn v2(&self) -> Bytes {
         self.built().v2.clone()
+    }
+
+    /// `/openapi/v2` as the gnostic protobuf document kubectl asks for (client-side validation of
+    /// `kind: List` files and other v2-only paths). Encoded once, on first request.
+    pub fn v2_protobuf(&self) -> Bytes {
+        self.v2_protobuf
+            .get_or_init(|| match corten_apimachinery::openapi_v2::encode_v2_document(&corten_apis::openapi::v2_document()) {
+                Ok(bytes) => Bytes::from(bytes),
+                Err(e) => {
+                    tracing::error!(error = %e, "encoding the OpenAPI v2 document as protobuf failed");
+                    Bytes::new()
+                }
+            })
+            .clone()
     }
 
     /// `/openapi/v3`.

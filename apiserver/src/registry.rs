@@ -191,8 +191,13 @@ impl Registry {
                     ),
                     other => storage_error(other, info, ""),
                 })?;
-            at = ReadAt::Exactly(page.revision);
-            revision.get_or_insert(page.revision);
+            // Every page of a list (and of its continuations) reads one snapshot and reports it.
+            let snapshot = match at {
+                ReadAt::Exactly(rev) => rev,
+                ReadAt::Latest => page.revision,
+            };
+            revision.get_or_insert(snapshot);
+            at = ReadAt::Exactly(snapshot);
             let page_len = page.items.len();
             let mut scanned = 0;
             let mut last_key = None;
@@ -513,6 +518,20 @@ impl Registry {
                 }
                 *new = merged;
                 return Ok(());
+            }
+            Some("approval") => {
+                // certificatesigningrequests/approval: only the Approved/Denied conditions change.
+                let conditions = new.pointer("/status/conditions").cloned();
+                let mut merged = old.clone();
+                match conditions {
+                    Some(c) => merged["status"]["conditions"] = c,
+                    None => {
+                        if let Some(status) = merged.get_mut("status").and_then(Value::as_object_mut) {
+                            status.remove("conditions");
+                        }
+                    }
+                }
+                *new = merged;
             }
             Some("status") => {
                 // Only status changes; everything else is the stored object.

@@ -346,3 +346,23 @@ fn convert_event(event: &etcd_client::Event) -> Result<WatchEvent, Error> {
         }),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefix_end_is_the_first_key_past_the_prefix() {
+        assert_eq!(prefix_end("/registry/pods/"), b"/registry/pods0".to_vec());
+        assert_eq!(prefix_end("a\u{7f}"), b"a\x80".to_vec());
+        assert_eq!(prefix_end(""), vec![0], "an empty prefix ranges over every key");
+    }
+
+    #[test]
+    fn range_start_skips_past_start_after_within_the_prefix() {
+        assert_eq!(range_start("/p/", Some("/p/b")), b"/p/b\0".to_vec());
+        assert_eq!(range_start("/p/", None), b"/p/".to_vec());
+        assert_eq!(range_start("/p/", Some("/a")), b"/p/".to_vec(), "a start_after before the prefix is ignored");
+        assert_eq!(range_start("", None), vec![0]);
+    }
+}

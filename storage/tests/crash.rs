@@ -42,11 +42,12 @@ async fn kill_minus_nine_keeps_every_acknowledged_write() {
         .stderr(Stdio::null())
         .spawn()
         .expect("spawn child");
-    let stdout = child.stdout.take().expect("child stdout");
+    // Kept open until after the kill, so the child never sees a closed pipe and exits on its own.
+    let mut output = BufReader::new(child.stdout.take().expect("child stdout"));
     let mut last_acked = 0u64;
     let mut acks = 0usize;
-    for line in BufReader::new(stdout).lines() {
-        let line = line.expect("read child output");
+    let mut line = String::new();
+    while output.read_line(&mut line).expect("read child output") > 0 {
         if let Some(revision) = line.strip_prefix(ACK_PREFIX) {
             last_acked = revision.trim().parse().expect("revision");
             acks += 1;
@@ -54,10 +55,12 @@ async fn kill_minus_nine_keeps_every_acknowledged_write() {
                 break;
             }
         }
+        line.clear();
     }
     assert_eq!(acks, ACKS_BEFORE_KILL, "the child stopped before acknowledging enough writes");
     child.kill().expect("SIGKILL the child");
     child.wait().expect("reap the child");
+    drop(output);
 
     let store = EmbeddedBackend::open(&path).expect("reopen after kill -9");
     let current = store.current_revision().await.expect("revision");

@@ -129,7 +129,7 @@ pub struct SecretStrategy;
 /// The Secret rules beyond generic metadata.
 fn validate_secret_content(obj: &Value) -> FieldErrors {
     let mut errs = Vec::new();
-    validate_data_keys(obj, &["data", "stringData"], &mut errs);
+    validate_data_keys(obj, &["data"], &mut errs);
     let has_key = |key: &str| obj.pointer(&format!("/data/{}", key.replace('~', "~0").replace('/', "~1"))).is_some();
     let required_keys: &[&str] = match str_at(obj, &["type"]).unwrap_or("") {
         "kubernetes.io/dockercfg" => &[".dockercfg"],
@@ -154,10 +154,40 @@ fn validate_secret_content(obj: &Value) -> FieldErrors {
     errs
 }
 
+/// Standard base64 with padding, the encoding of Secret `data` values on the wire.
+fn base64_encode(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [chunk.first().copied().unwrap_or(0), chunk.get(1).copied().unwrap_or(0), chunk.get(2).copied().unwrap_or(0)];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for (i, shift) in [18u32, 12, 6, 0].into_iter().enumerate() {
+            if i <= chunk.len() {
+                out.push(char::from(ALPHABET[((n >> shift) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
 impl Strategy for SecretStrategy {
     fn default(&self, obj: &mut Value) {
-        if let Some(o) = obj.as_object_mut() {
-            default_string(o, "type", "Opaque");
+        let Some(o) = obj.as_object_mut() else { return };
+        default_string(o, "type", "Opaque");
+        // `stringData` is write-only: upstream merges it into `data` (winning over equal keys).
+        if let Some(Value::Object(string_data)) = o.remove("stringData") {
+            let data = o.entry("data").or_insert_with(|| json!({}));
+            if !data.is_object() {
+                *data = json!({});
+            }
+            if let Some(data) = data.as_object_mut() {
+                for (key, value) in string_data {
+                    let text = value.as_str().unwrap_or("");
+                    data.insert(key, Value::String(base64_encode(text.as_bytes())));
+                }
+            }
         }
     }
 
@@ -246,6 +276,16 @@ impl Strategy for EventStrategy {
 pub struct NodeStrategy;
 
 impl Strategy for NodeStrategy {
+    fn default(&self, obj: &mut Value) {
+        // Allocatable defaults to the full capacity.
+        let Some(status) = obj.get_mut("status").and_then(Value::as_object_mut) else { return };
+        if status.get("allocatable").is_none_or(Value::is_null) {
+            if let Some(capacity) = status.get("capacity").filter(|c| !c.is_null()).cloned() {
+                status.insert("allocatable".into(), capacity);
+            }
+        }
+    }
+
     fn validate(&self, obj: &Value) -> FieldErrors {
         validate_object_meta(meta_of(obj), false, NameRule::Dns1123Subdomain)
     }
@@ -401,6 +441,16 @@ mod tests {
     }
 
     #[test]
+    fn namespace_updates_keep_spec_finalizers() {
+        let old = json!({"metadata": {"name": "a"}, "spec": {"finalizers": ["kubernetes"]}});
+        let mut new = json!({"metadata": {"name": "a"}, "spec": {}});
+        NamespaceStrategy.default(&mut new);
+        NamespaceStrategy.prepare_for_update(&mut new, &old);
+        assert_eq!(new["spec"]["finalizers"], json!(["kubernetes"]));
+        assert_eq!(new["metadata"]["labels"][NAMESPACE_NAME_LABEL], "a");
+    }
+
+    #[test]
     fn namespace_names_are_dns_labels() {
         let errs = NamespaceStrategy.validate(&json!({"metadata": {"name": "a.b"}}));
         assert_eq!(errs[0].to_string(), "metadata.name: Invalid value: \"a.b\": must not contain dots");
@@ -420,6 +470,16 @@ mod tests {
         changed["type"] = json!("Other");
         assert!(SecretStrategy.validate_update(&changed, &s).iter().any(|e| e.to_string() == "type: Invalid value: \"Other\": field is immutable"));
         assert_eq!(SecretStrategy.selectable_fields(&s), vec![("type", "Opaque".to_string())]);
+    }
+
+    #[test]
+    fn string_data_merges_into_data() {
+        let mut s = json!({"metadata": {"name": "s", "namespace": "d"}, "data": {"a": "eA==", "b": "eA=="}, "stringData": {"b": "hello", "c": "hi!"}});
+        SecretStrategy.default(&mut s);
+        assert!(s.get("stringData").is_none());
+        assert_eq!(s["data"], json!({"a": "eA==", "b": "aGVsbG8=", "c": "aGkh"}));
+        assert_eq!(base64_encode(b"ab"), "YWI=");
+        assert_eq!(base64_encode(b""), "");
     }
 
     #[test]
@@ -469,6 +529,9 @@ mod tests {
         assert!(fields.contains(&("involvedObject.kind", "Pod".to_string())));
         assert!(fields.contains(&("source", "kubelet".to_string())));
         assert!(fields.contains(&("type", String::new())));
+        let mut reported = json!({"status": {"capacity": {"cpu": "4"}}});
+        NodeStrategy.default(&mut reported);
+        assert_eq!(reported["status"]["allocatable"], json!({"cpu": "4"}));
         let node = json!({"spec": {"unschedulable": true}});
         assert_eq!(NodeStrategy.selectable_fields(&node), vec![("spec.unschedulable", "true".to_string())]);
     }

@@ -304,8 +304,9 @@ mod tests {
         assert_eq!(pods["delete"]["x-kubernetes-action"], "deletecollection");
         assert!(paths.contains_key("/api/v1/pods"));
         assert!(paths.contains_key("/api/v1/namespaces/{namespace}/pods/{name}/status"));
-        // Services have no deletecollection upstream.
-        assert!(paths["/api/v1/namespaces/{namespace}/services"].get("delete").is_none());
+        // Namespaces have no deletecollection upstream (services do, since v1.31).
+        assert!(paths["/api/v1/namespaces"].get("delete").is_none());
+        assert_eq!(paths["/api/v1/namespaces/{namespace}/services"]["delete"]["x-kubernetes-action"], "deletecollection");
         // Cluster-scoped resources have no namespace segment.
         assert!(paths.contains_key("/apis/rbac.authorization.k8s.io/v1/clusterroles/{name}"));
         assert_eq!(

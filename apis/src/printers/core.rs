@@ -678,7 +678,8 @@ mod tests {
         assert_eq!(cells[1], json!("0/1"));
         assert_eq!(cells[2], json!("CrashLoopBackOff"));
         assert_eq!(cells[3], json!("4 (5m ago)"));
-        assert_eq!(cells[4], json!("2h"));
+        // kubectl's human durations stay in minutes below three hours.
+        assert_eq!(cells[4], json!("120m"));
     }
 
     #[test]

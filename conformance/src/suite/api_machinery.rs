@@ -1,7 +1,7 @@
 //! `[sig-api-machinery]` tests that need only the API server: version, discovery, table
 //! negotiation, watches, namespaces and field validation.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use futures::{Stream, StreamExt};
 use http::{Method, StatusCode};
@@ -9,6 +9,7 @@ use k8s_openapi::api::core::v1::{ConfigMap, PodTemplate, Namespace, NamespaceCon
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{APIGroup, APIGroupList, APIResourceList};
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams, WatchEvent, WatchParams};
+use kube::core::discovery::v2::APIGroupDiscoveryList;
 use kube::ResourceExt;
 use serde_json::json;
 
@@ -24,6 +25,11 @@ pub(super) fn tests() -> Vec<TestCase> {
             "[sig-api-machinery] Discovery should locate the groupVersion and a resource within each APIGroup [Conformance]",
             discovery_group_resources
         ),
+        test_case!(
+            "[sig-api-machinery] AggregatedDiscovery should support raw aggregated discovery endpoint Accept headers [Conformance]",
+            aggregated_discovery_raw
+        ),
+        test_case!("[sig-api-machinery] AggregatedDiscovery should support aggregated discovery interface [Conformance]", aggregated_discovery_client),
         test_case!(
             "[sig-api-machinery] Servers with support for Table transformation should return a 406 for a backend which does not implement metadata [Conformance]",
             table_not_acceptable
@@ -70,6 +76,7 @@ pub(super) fn tests() -> Vec<TestCase> {
             "[sig-api-machinery] Servers with support for API chunking should return chunks of results for list calls [Conformance]",
             list_chunking
         ),
+        test_case!("[sig-api-machinery] ResourceQuota should manage the lifecycle of a ResourceQuota [Conformance]", resourcequota_lifecycle),
         test_case!("[sig-api-machinery] ResourceQuota should be able to update and delete ResourceQuota. [Conformance]", resourcequota_update_delete),
     ]
 }
@@ -148,6 +155,74 @@ async fn discovery_group_resources(ctx: TestContext) -> anyhow::Result<()> {
         }
     }
     check!(problems.is_empty(), "discovery problems:\n{}", problems.join("\n"));
+    Ok(())
+}
+
+/// Core (`/api`) resources every conformant server serves.
+const EXPECTED_CORE_RESOURCES: &[&str] = &["namespaces", "configmaps", "secrets", "pods", "services", "endpoints", "events", "nodes", "serviceaccounts"];
+
+/// The Accept header selecting the aggregated (v2) discovery document.
+const AGGREGATED_DISCOVERY_ACCEPT: &str = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList";
+
+/// The `group/version` + resource pairs an aggregated discovery document lists ("v1" for the core group).
+fn aggregated_resources(list: &APIGroupDiscoveryList) -> BTreeSet<(String, String)> {
+    let mut found = BTreeSet::new();
+    for group in &list.items {
+        let group_name = group.metadata.as_ref().and_then(|m| m.name.clone()).unwrap_or_default();
+        for version in &group.versions {
+            let version_name = version.version.clone().unwrap_or_default();
+            let group_version = if group_name.is_empty() { version_name } else { format!("{group_name}/{version_name}") };
+            for resource in &version.resources {
+                found.insert((group_version.clone(), resource.resource.clone().unwrap_or_default()));
+            }
+        }
+    }
+    found
+}
+
+/// Lists expected (group version, resource) pairs missing from `found`.
+fn missing_resources(found: &BTreeSet<(String, String)>) -> Vec<String> {
+    EXPECTED_GROUP_RESOURCES
+        .iter()
+        .map(|(gv, r)| (gv.to_string(), r.to_string()))
+        .chain(EXPECTED_CORE_RESOURCES.iter().map(|r| ("v1".to_string(), r.to_string())))
+        .filter(|pair| !found.contains(pair))
+        .map(|(gv, r)| format!("{gv} {r}"))
+        .collect()
+}
+
+/// `/apis` and `/api` answer the aggregated-discovery Accept header with a v2 document listing
+/// every built-in resource.
+async fn aggregated_discovery_raw(ctx: TestContext) -> anyhow::Result<()> {
+    let mut found = BTreeSet::new();
+    for path in ["/apis", "/api"] {
+        let response = ctx.raw(Method::GET, path, &[("Accept", AGGREGATED_DISCOVERY_ACCEPT)], None).await?;
+        check!(response.status == StatusCode::OK, "GET {path}: status {}: {}", response.status, response.body);
+        check!(
+            response.content_type.contains("g=apidiscovery.k8s.io") && response.content_type.contains("v=v2"),
+            "GET {path}: content type {:?} is not the aggregated discovery document",
+            response.content_type
+        );
+        let list: APIGroupDiscoveryList = response.json()?;
+        found.extend(aggregated_resources(&list));
+    }
+    let missing = missing_resources(&found);
+    check!(missing.is_empty(), "aggregated discovery lacks: {missing:?}");
+    Ok(())
+}
+
+/// The client's aggregated discovery calls list every built-in group version and resource.
+async fn aggregated_discovery_client(ctx: TestContext) -> anyhow::Result<()> {
+    let groups = ctx.client.list_api_groups_aggregated().await?;
+    let core = ctx.client.list_core_api_versions_aggregated().await?;
+    let mut found = aggregated_resources(&groups);
+    found.extend(aggregated_resources(&core));
+    let missing = missing_resources(&found);
+    check!(missing.is_empty(), "aggregated discovery lacks: {missing:?}");
+    let versions: BTreeSet<&String> = found.iter().map(|(gv, _)| gv).collect();
+    let missing_versions: Vec<&str> =
+        EXPECTED_GROUP_RESOURCES.iter().map(|(gv, _)| *gv).filter(|gv| !versions.contains(&gv.to_string())).collect();
+    check!(missing_versions.is_empty(), "aggregated discovery lacks group versions {missing_versions:?}");
     Ok(())
 }
 
@@ -581,7 +656,12 @@ async fn list_chunking(ctx: TestContext) -> anyhow::Result<()> {
     let api: Api<PodTemplate> = ctx.api();
     let mut creations = futures::stream::iter((0..TOTAL).map(|index| {
         let api = api.clone();
-        let template = PodTemplate { metadata: ctx.meta(&format!("template-{index:04}"), &[]), template: Some(Default::default()) };
+        // Like upstream's test: a minimal valid template (one container).
+        let template: PodTemplate = serde_json::from_value(json!({
+            "metadata": { "name": format!("template-{index:04}") },
+            "template": { "spec": { "containers": [{ "name": "test", "image": "test2" }] } },
+        }))
+        .expect("static pod template");
         async move { api.create(&PostParams::default(), &template).await }
     }))
     .buffer_unordered(8);
@@ -675,4 +755,30 @@ async fn namespace_finalizer(ctx: TestContext) -> anyhow::Result<()> {
     .await;
     delete_namespace(&api, &name).await;
     result
+}
+
+/// A labeled ResourceQuota: get, list by label, patch its hard limits, delete by collection.
+async fn resourcequota_lifecycle(ctx: TestContext) -> anyhow::Result<()> {
+    let api: Api<ResourceQuota> = ctx.api();
+    let name = ctx.unique_name("e2e-quota");
+    let selector = ListParams::default().labels(&format!("e2e-rq-label={name}"));
+    api.create(&PostParams::default(), &ResourceQuota { metadata: ctx.meta(&name, &[("e2e-rq-label", &name)]), spec: hard_limits("1", "500Mi"), status: None })
+        .await?;
+    let hard = |q: &ResourceQuota, key: &str| q.spec.as_ref().and_then(|s| s.hard.as_ref()).and_then(|h| h.get(key)).map(|v| v.0.clone());
+    let fetched = api.get(&name).await?;
+    check!(hard(&fetched, "cpu").as_deref() == Some("1") && hard(&fetched, "memory").as_deref() == Some("500Mi"), "created quota: {:?}", fetched.spec);
+    let listed = api.list(&selector).await?;
+    check!(listed.items.len() == 1, "expected one quota by label, listed {}", listed.items.len());
+
+    let patch = json!({"metadata": {"labels": {"patched": "true"}}, "spec": {"hard": {"cpu": "2", "memory": "1Gi"}}});
+    let patched = api.patch(&name, &PatchParams::default(), &Patch::Merge(patch)).await?;
+    check!(patched.labels().get("patched").map(String::as_str) == Some("true"), "label not patched: {:?}", patched.labels());
+    check!(hard(&patched, "cpu").as_deref() == Some("2") && hard(&patched, "memory").as_deref() == Some("1Gi"), "patched quota: {:?}", patched.spec);
+
+    api.delete_collection(&DeleteParams::default(), &selector).await?;
+    match api.get(&name).await {
+        Err(error) if is_not_found(&error) => Ok(()),
+        Err(error) => Err(error.into()),
+        Ok(_) => anyhow::bail!("quota still exists after delete collection"),
+    }
 }

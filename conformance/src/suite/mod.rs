@@ -4,6 +4,7 @@
 use crate::runner::TestCase;
 
 mod api_machinery;
+mod architecture;
 mod auth;
 mod cli;
 mod common;
@@ -34,6 +35,7 @@ pub fn all() -> Vec<TestCase> {
     tests.extend(auth::tests());
     tests.extend(cli::tests());
     tests.extend(flowcontrol::tests());
+    tests.extend(architecture::tests());
     tests
 }
 
