@@ -8,8 +8,8 @@ cd "$(dirname "$0")/.."
 DATA_DIR=${CORTEN_DATA_DIR:-/var/lib/corten}
 PORT=${CORTEN_PORT:-6443}
 scripts/install-deps.sh
-cargo build --release --bin corten
-install -m 0755 target/release/corten /usr/local/bin/corten
+cargo build --release --bin corten --bin corten-conformance --bin corten-bench
+install -m 0755 target/release/corten target/release/corten-conformance target/release/corten-bench /usr/local/bin/
 mkdir -p "$DATA_DIR"
 if [ -f "$DATA_DIR/corten.pid" ] && kill -0 "$(cat "$DATA_DIR/corten.pid")" 2>/dev/null; then
   echo "corten server already running (pid $(cat "$DATA_DIR/corten.pid"))"
@@ -22,6 +22,7 @@ for _ in $(seq 1 100); do
     echo "Corten is up. Use it with:"
     echo "  export KUBECONFIG=$DATA_DIR/admin.kubeconfig"
     echo "  kubectl get ns"
+    echo "Check it with the conformance suite: corten-conformance --kubeconfig $DATA_DIR/admin.kubeconfig"
     echo "Stop it with: kill \$(cat $DATA_DIR/corten.pid)"
     exit 0
   fi
