@@ -1,15 +1,17 @@
 #!/bin/sh
 # Builds the images a Corten node needs offline and imports them into containerd's CRI namespace:
 #   - the sandbox ("pause") image, tagged with containerd's configured sandbox_image (registry.k8s.io/pause:3.6
-#     for Debian's containerd 1.6 unless CORTEN_PAUSE_IMAGE says otherwise);
+#     for Debian's containerd 1.6 unless CORTEN_PAUSE_IMAGE says otherwise), holding only the static
+#     `corten-pause` binary built from this repository (kubelet/src/bin/pause.rs);
 #   - a busybox test image (docker.io/library/busybox:1.36) from Debian's busybox-static.
 # Each image is an OCI image layout tar (oci-layout, index.json, one manifest, one config, one gzip layer),
 # written with deterministic tar/gzip flags so rebuilding gives the same digests.
 # Why a script and not Rust: it only needs tar, gzip and sha256sum (no new crates), and it is the
 # "scripted, repeatable way" the images should be built; the kubelet only checks that the sandbox image exists.
+# CORTEN_PAUSE_BINARY may point at a prebuilt static pause binary instead of building one with cargo.
 #
 # Usage: scripts/build-test-images.sh [--no-import] [OUT_DIR]
-# Needs: busybox-static (/bin/busybox), tar, gzip, sha256sum; ctr (containerd) unless --no-import.
+# Needs: busybox-static (/bin/busybox), tar, gzip, sha256sum, cargo; ctr (containerd) unless --no-import.
 set -eu
 
 import=1
@@ -81,8 +83,18 @@ trap 'rm -rf "$rootfs"' EXIT
 busybox_rootfs "$rootfs/busybox"
 build_image busybox docker.io/library/busybox:1.36 "$rootfs/busybox" 'null' '["sh"]'
 
-# The sandbox only has to hold the pod's namespaces until it is stopped: a shell that sleeps, exits on
-# TERM/INT and, as PID 1 of its PID namespace, reaps whatever it has spawned through `wait`.
-busybox_rootfs "$rootfs/pause"
-build_image pause "$pause_image" "$rootfs/pause" \
-    '["/bin/sh","-c","trap \"exit 0\" TERM INT; while :; do sleep 86400 & wait $!; done"]' 'null'
+# The pause binary, linked statically (the image has no libc). Copied right away because a plain
+# `cargo build` of the crate later relinks target/debug/corten-pause dynamically.
+mkdir -p "$rootfs/pause"
+if [ -n "${CORTEN_PAUSE_BINARY:-}" ]; then
+    cp "$CORTEN_PAUSE_BINARY" "$rootfs/pause/pause"
+else
+    repo=$(cd "$(dirname "$0")/.." && pwd)
+    (cd "$repo" && cargo rustc -q -p corten-kubelet --bin corten-pause -- -C target-feature=+crt-static -C strip=symbols)
+    target_dir=${CARGO_TARGET_DIR:-$repo/target}
+    cp "$target_dir/debug/corten-pause" "$rootfs/pause/pause"
+fi
+if ! file "$rootfs/pause/pause" 2>/dev/null | grep -q 'static'; then
+    echo "warning: the pause binary does not look statically linked" >&2
+fi
+build_image pause "$pause_image" "$rootfs/pause" '["/pause"]' 'null'

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# One command from a fresh Debian machine to a running Corten API server:
-#   installs the Debian packages, builds the release binary, starts `corten server` in the
+# One command from a fresh Debian machine to a running one-node Corten cluster:
+#   installs the Debian packages, prepares containerd (scripts/setup-node.sh), builds the release
+#   binaries, starts `corten server` (API server, controllers, scheduler, kubelet) in the
 #   background (log: $DATA_DIR/corten.log) and waits until it answers.
 # Usage: scripts/up.sh [extra `corten server` flags, e.g. --etcd-endpoints http://127.0.0.1:2379]
 set -euo pipefail
@@ -8,6 +9,10 @@ cd "$(dirname "$0")/.."
 DATA_DIR=${CORTEN_DATA_DIR:-/var/lib/corten}
 PORT=${CORTEN_PORT:-6443}
 scripts/install-deps.sh
+case " $* " in
+  *" --disable-agent "*) ;;
+  *) scripts/setup-node.sh ;;  # containerd settings + offline images for the node agent
+esac
 cargo build --release --bin corten --bin corten-conformance --bin corten-bench
 install -m 0755 target/release/corten target/release/corten-conformance target/release/corten-bench /usr/local/bin/
 mkdir -p "$DATA_DIR"

@@ -17,7 +17,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the control plane: the API server (with the embedded store or etcd).
+    /// Run the control plane (API server with the embedded store or etcd, controllers, scheduler)
+    /// and, unless `--disable-agent`, the node agent for this machine.
     Server(ServerArgs),
 }
 
@@ -38,10 +39,18 @@ struct ServerArgs {
     /// Use etcd at these endpoints (comma-separated URLs) instead of the embedded store.
     #[arg(long, value_delimiter = ',')]
     etcd_endpoints: Vec<String>,
-    /// Do not run the node agent in this process. (The node agent is not part of Corten yet, so this
-    /// is currently always the case.)
+    /// Do not run the node agent (kubelet) in this process: a control-plane-only server.
     #[arg(long)]
     disable_agent: bool,
+    /// Name of this machine's Node (default: the hostname).
+    #[arg(long)]
+    node_name: Option<String>,
+    /// Address this node reports as InternalIP (default: the address of the default route).
+    #[arg(long)]
+    node_ip: Option<IpAddr>,
+    /// The CRI endpoint of the container runtime.
+    #[arg(long, default_value = "unix:///run/containerd/containerd.sock")]
+    container_runtime_endpoint: String,
 }
 
 fn main() -> Result<()> {
@@ -56,7 +65,12 @@ fn main() -> Result<()> {
         tokio::spawn(stop_on_signal(shutdown.clone()));
         match cli.command {
             Command::Server(args) => {
-                let _ = args.disable_agent;
+                let agent = (!args.disable_agent).then(|| {
+                    let mut kubelet = corten_kubelet::KubeletConfig::new(args.node_name.clone().unwrap_or_else(corten_kubelet::KubeletConfig::default_node_name));
+                    kubelet.node_ip = args.node_ip;
+                    kubelet.container_runtime_endpoint = args.container_runtime_endpoint.clone();
+                    kubelet
+                });
                 let config = corten_apiserver::Config {
                     data_dir: args.data_dir,
                     bind_address: args.bind_address,
@@ -64,21 +78,30 @@ fn main() -> Result<()> {
                     etcd_endpoints: args.etcd_endpoints,
                     advertise_address: args.advertise_address,
                 };
-                run_server(config, shutdown).await
+                run_server(config, agent, shutdown).await
             }
         }
     })
 }
 
-/// Starts the API server, then the controllers as its clients, and waits for shutdown.
-async fn run_server(config: corten_apiserver::Config, shutdown: CancellationToken) -> Result<()> {
+/// Starts the API server, then the controllers, the scheduler and (optionally) the kubelet as its
+/// clients, and waits for shutdown.
+async fn run_server(config: corten_apiserver::Config, agent: Option<corten_kubelet::KubeletConfig>, shutdown: CancellationToken) -> Result<()> {
     let running = corten_apiserver::start(config, shutdown.clone()).await?;
     // TODO(issue 6): controllers get their own identity instead of the admin certificate.
     let kubeconfig = kube::config::Kubeconfig::read_from(&running.admin_kubeconfig)?;
     let client_config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default()).await?;
     let client = kube::Client::try_from(client_config)?;
     let controllers = tokio::spawn(corten_controllers::run(client.clone(), shutdown.clone()));
-    let scheduler = tokio::spawn(corten_scheduler::run(client, shutdown.clone()));
+    let scheduler = tokio::spawn(corten_scheduler::run(client.clone(), shutdown.clone()));
+    let kubelet = agent.map(|kubelet_config| {
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            if let Err(e) = corten_kubelet::run(client, kubelet_config, shutdown).await {
+                tracing::error!(error = %e, "the node agent stopped");
+            }
+        })
+    });
     eprintln!(
         "API server ready at https://{}; admin kubeconfig: {}",
         running.addr,
@@ -87,6 +110,9 @@ async fn run_server(config: corten_apiserver::Config, shutdown: CancellationToke
     running.done.await.context("server task failed")?;
     controllers.abort();
     scheduler.abort();
+    if let Some(k) = kubelet {
+        k.abort();
+    }
     Ok(())
 }
 

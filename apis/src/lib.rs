@@ -64,6 +64,14 @@ pub trait Strategy: Send + Sync {
         false
     }
 
+    /// How long a deletion of this object waits for someone (the kubelet) to finish it, when the
+    /// client gives no `gracePeriodSeconds`; `None` for kinds deleted at once. While it waits the
+    /// object carries `deletionTimestamp` and `deletionGracePeriodSeconds`; a delete with grace 0
+    /// removes it.
+    fn deletion_grace_seconds(&self, _obj: &Value) -> Option<i64> {
+        None
+    }
+
     /// Adjusts an object when its graceful deletion starts (a namespace turns `Terminating`).
     fn prepare_for_delete(&self, _obj: &mut Value) {}
 

@@ -616,6 +616,33 @@ impl Registry {
                 }
             }
             let strategy = info.strategy();
+            // Graceful deletion (pods on a node): mark and let the kubelet finish; a shorter grace
+            // period on a later delete shortens the wait, grace 0 deletes.
+            let grace = strategy.deletion_grace_seconds(&obj).map(|default| opts.grace_period_seconds.unwrap_or(default).max(0));
+            if let Some(grace) = grace.filter(|g| *g > 0) {
+                let current = obj.pointer("/metadata/deletionGracePeriodSeconds").and_then(Value::as_i64);
+                if already_deleting && current.is_some_and(|c| c <= grace) {
+                    return Ok((obj, false));
+                }
+                let until = jiff::Timestamp::now() + jiff::SignedDuration::from_secs(grace);
+                obj["metadata"]["deletionTimestamp"] = json!(until.round(jiff::Unit::Second).map(|t| t.to_string()).unwrap_or_default());
+                obj["metadata"]["deletionGracePeriodSeconds"] = json!(grace);
+                if !finalizers.is_empty() {
+                    obj["metadata"]["finalizers"] = json!(finalizers);
+                }
+                if opts.dry_run {
+                    return Ok((obj, false));
+                }
+                strip_resource_version(&mut obj);
+                match self.store.update(&key, to_bytes(&obj), kv.mod_revision).await {
+                    Ok(rev) => {
+                        set_resource_version(&mut obj, rev);
+                        return Ok((obj, false));
+                    }
+                    Err(StorageError::Conflict { .. }) => continue,
+                    Err(e) => return Err(storage_error(e, info, name)),
+                }
+            }
             if !finalizers.is_empty() || strategy.blocks_deletion(&obj) {
                 // Graceful: mark and keep until the finalizers are removed.
                 if already_deleting && add.is_none_or(|f| obj.pointer("/metadata/finalizers").and_then(Value::as_array).is_some_and(|a| a.iter().any(|x| x == f))) {

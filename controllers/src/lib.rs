@@ -3,11 +3,13 @@
 //! Controllers talk to the API server only through the public API (kube-rs), exactly like
 //! upstream's controllers, so they work the same on the embedded store and on etcd and can later
 //! move to another process. Today: namespace lifecycle ([`namespace`]), the garbage collector for
-//! ownerReferences ([`gc`]), ReplicaSets ([`replicaset`]) and Deployments ([`deployment`]).
+//! ownerReferences ([`gc`]), ReplicaSets ([`replicaset`]), Deployments ([`deployment`]) and nodes
+//! ([`node`]: pod CIDRs, heartbeats).
 
 pub mod deployment;
 pub mod gc;
 pub mod namespace;
+pub mod node;
 pub mod replicaset;
 mod resources;
 
@@ -19,10 +21,12 @@ pub async fn run(client: Client, shutdown: CancellationToken) {
     let namespaces = tokio::spawn(namespace::run(client.clone(), shutdown.clone()));
     let gc = tokio::spawn(gc::run(client.clone(), shutdown.clone()));
     let replicasets = tokio::spawn(replicaset::run(client.clone(), shutdown.clone()));
-    let deployments = tokio::spawn(deployment::run(client, shutdown.clone()));
+    let deployments = tokio::spawn(deployment::run(client.clone(), shutdown.clone()));
+    let nodes = tokio::spawn(node::run(client, shutdown.clone()));
     shutdown.cancelled().await;
     namespaces.abort();
     gc.abort();
     replicasets.abort();
     deployments.abort();
+    nodes.abort();
 }

@@ -276,6 +276,10 @@ impl Strategy for EventStrategy {
 pub struct NodeStrategy;
 
 impl Strategy for NodeStrategy {
+    fn keeps_status_on_create(&self) -> bool {
+        true
+    }
+
     fn default(&self, obj: &mut Value) {
         // Allocatable defaults to the full capacity.
         let Some(status) = obj.get_mut("status").and_then(Value::as_object_mut) else { return };

@@ -468,6 +468,17 @@ fn validate_pod_update(new: &Value, old: &Value) -> FieldErrors {
 pub struct PodStrategy;
 
 impl Strategy for PodStrategy {
+    fn deletion_grace_seconds(&self, obj: &Value) -> Option<i64> {
+        // Like upstream: pods not on a node, or already finished, go at once; others wait for
+        // their kubelet to stop them (terminationGracePeriodSeconds, default 30).
+        let scheduled = obj.pointer("/spec/nodeName").and_then(Value::as_str).is_some_and(|n| !n.is_empty());
+        let finished = matches!(obj.pointer("/status/phase").and_then(Value::as_str), Some("Succeeded" | "Failed"));
+        if !scheduled || finished {
+            return Some(0);
+        }
+        Some(obj.pointer("/spec/terminationGracePeriodSeconds").and_then(Value::as_i64).unwrap_or(30))
+    }
+
     fn default(&self, obj: &mut Value) {
         if let Some(spec) = obj.get_mut("spec") {
             default_pod_spec(spec);
