@@ -92,8 +92,23 @@ async fn run_server(config: corten_apiserver::Config, agent: Option<corten_kubel
     let kubeconfig = kube::config::Kubeconfig::read_from(&running.admin_kubeconfig)?;
     let client_config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default()).await?;
     let client = kube::Client::try_from(client_config)?;
-    let controllers = tokio::spawn(corten_controllers::run(client.clone(), shutdown.clone()));
-    let scheduler = tokio::spawn(corten_scheduler::run(client.clone(), shutdown.clone()));
+    // Controllers and scheduler run only while this server holds their Leases (upstream's lease
+    // names), so several servers sharing etcd never act twice.
+    let identity = format!("{}_{}", corten_kubelet::KubeletConfig::default_node_name(), std::process::id());
+    let controllers = tokio::spawn({
+        let (client, identity, shutdown) = (client.clone(), identity.clone(), shutdown.clone());
+        async move {
+            let work = |term| corten_controllers::run(client.clone(), term);
+            corten_controllers::leader::run_as_leader(client.clone(), "kube-controller-manager", &identity, shutdown, work).await;
+        }
+    });
+    let scheduler = tokio::spawn({
+        let (client, shutdown) = (client.clone(), shutdown.clone());
+        async move {
+            let work = |term| corten_scheduler::run(client.clone(), term);
+            corten_controllers::leader::run_as_leader(client.clone(), "kube-scheduler", &identity, shutdown, work).await;
+        }
+    });
     let kubelet = agent.map(|kubelet_config| {
         let shutdown = shutdown.clone();
         tokio::spawn(async move {

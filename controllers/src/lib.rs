@@ -8,6 +8,7 @@
 
 pub mod deployment;
 pub mod gc;
+pub mod leader;
 pub mod namespace;
 pub mod node;
 pub mod replicaset;
