@@ -8,6 +8,7 @@
 pub mod cni;
 pub mod config;
 pub mod cri;
+pub mod events;
 pub mod node;
 pub mod pods;
 pub mod resources;
@@ -121,6 +122,7 @@ pub async fn run(client: kube::Client, config: KubeletConfig, shutdown: Cancella
         pod_log_dir: config.pod_log_dir.clone(),
         dns: pods::parse_resolv_conf(&resolv_conf),
         memory_capacity_bytes: facts.resources.memory_kib.saturating_mul(1024),
+        node_name: facts.name.clone(),
     });
     watch_pods(client, context, &facts.name, &shutdown).await;
     heartbeat.abort();

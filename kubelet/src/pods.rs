@@ -20,6 +20,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::cri::{self, v1 as cri_v1, CriClient, CriError};
+use crate::events;
 use crate::resources;
 use crate::status::{self, ContainerObservation, ObservedState, PodObservation};
 
@@ -70,6 +71,8 @@ pub struct NodeContext {
     pub dns: cri_v1::DnsConfig,
     /// Node memory in bytes (scales the OOM score of Burstable containers).
     pub memory_capacity_bytes: u64,
+    /// This node's name (the source of the events it records).
+    pub node_name: String,
 }
 
 /// Parses resolv.conf text into the CRI DNS config (nameservers, search domains, options).
@@ -629,7 +632,8 @@ async fn ensure_sandbox(ctx: &NodeContext, pod: &Pod, runtime: &mut PodRuntime) 
 }
 
 /// Pulls the image unless the policy allows using a local copy and one exists; returns its ID.
-async fn ensure_image(ctx: &NodeContext, container: &Container, sandbox: &cri_v1::PodSandboxConfig) -> Result<String, CriError> {
+/// The flag says whether it was pulled (`false`: already present).
+async fn ensure_image(ctx: &NodeContext, container: &Container, sandbox: &cri_v1::PodSandboxConfig) -> Result<(String, bool), CriError> {
     let image = container.image.clone().unwrap_or_default();
     let policy = container.image_pull_policy.clone().unwrap_or_else(|| {
         // Upstream default: Always for `:latest` or untagged images, IfNotPresent otherwise.
@@ -642,7 +646,7 @@ async fn ensure_image(ctx: &NodeContext, container: &Container, sandbox: &cri_v1
         let request = cri_v1::ImageStatusRequest { image: Some(spec.clone()), verbose: false };
         let status = cri::call("ImageStatus", images.image_status(request).await)?;
         if let Some(found) = status.image {
-            return Ok(found.id);
+            return Ok((found.id, false));
         }
         if policy == "Never" {
             return Err(CriError::Call {
@@ -652,7 +656,7 @@ async fn ensure_image(ctx: &NodeContext, container: &Container, sandbox: &cri_v1
         }
     }
     let request = cri_v1::PullImageRequest { image: Some(spec), auth: None, sandbox_config: Some(sandbox.clone()) };
-    Ok(cri::call("PullImage", images.pull_image(request).await)?.image_ref)
+    Ok((cri::call("PullImage", images.pull_image(request).await)?.image_ref, true))
 }
 
 /// Creates and starts the next instance of `container`.
@@ -676,10 +680,18 @@ async fn start_container(
         runtime.start_failures.insert(container.name.clone(), failure);
     };
     let sandbox = sandbox_config(pod, &ctx.dns, &ctx.pod_log_dir);
+    let image = container.image.clone().unwrap_or_default();
+    let field_path = format!("spec.containers{{{}}}", container.name);
     let image_id = match ensure_image(ctx, container, &sandbox).await {
-        Ok(id) => id,
+        Ok((id, pulled)) => {
+            let message = if pulled { format!("Successfully pulled image \"{image}\"") } else { format!("Container image \"{image}\" already present on machine") };
+            events::record(&ctx.client, &ctx.node_name, pod, Some(&field_path), "Normal", "Pulled", &message).await;
+            id
+        }
         Err(error) => {
+            let message = format!("Failed to pull image \"{image}\": {}", error.runtime_message());
             record_failure("ErrImagePull", "ImagePullBackOff", error.runtime_message());
+            events::record(&ctx.client, &ctx.node_name, pod, Some(&field_path), "Warning", "Failed", &message).await;
             return Err(error.into());
         }
     };
@@ -703,7 +715,9 @@ async fn start_container(
         sandbox_config: Some(sandbox),
     };
     let id = cri::call("CreateContainer", client.create_container(request).await)?.container_id;
+    events::record(&ctx.client, &ctx.node_name, pod, Some(&field_path), "Normal", "Created", &format!("Created container: {}", container.name)).await;
     cri::call("StartContainer", client.start_container(cri_v1::StartContainerRequest { container_id: id.clone() }).await)?;
+    events::record(&ctx.client, &ctx.node_name, pod, Some(&field_path), "Normal", "Started", &format!("Started container {}", container.name)).await;
     let last_terminated = previous.as_ref().and_then(|p| p.last_terminated.clone());
     runtime.containers.insert(
         container.name.clone(),
@@ -920,9 +934,13 @@ async fn terminate(ctx: &NodeContext, pod: &Pod, runtime: &mut PodRuntime, grace
     for sandbox_id in &sandbox_ids {
         let filter = cri_v1::ContainerFilter { pod_sandbox_id: sandbox_id.clone(), ..cri_v1::ContainerFilter::default() };
         let listed = cri::call("ListContainers", client.list_containers(cri_v1::ListContainersRequest { filter: Some(filter) }).await)?;
-        container_ids.extend(
-            listed.containers.into_iter().filter(|c| c.state != cri_v1::ContainerState::ContainerExited as i32).map(|c| c.id),
-        );
+        for c in listed.containers.into_iter().filter(|c| c.state != cri_v1::ContainerState::ContainerExited as i32) {
+            if let Some(name) = c.metadata.as_ref().map(|m| m.name.clone()) {
+                let field_path = format!("spec.containers{{{name}}}");
+                events::record(&ctx.client, &ctx.node_name, pod, Some(&field_path), "Normal", "Killing", &format!("Stopping container {name}")).await;
+            }
+            container_ids.push(c.id);
+        }
     }
     let stops = container_ids.into_iter().map(|container_id| {
         let mut client = ctx.cri.runtime.clone();

@@ -220,7 +220,7 @@ impl Scheduler {
         let ns = pod.namespace().unwrap_or_default();
         let api: Api<k8s_openapi::api::core::v1::Event> = Api::namespaced(self.client.clone(), &ns);
         let event = json!({
-            "metadata": { "generateName": format!("{}.", pod.name_any()), "namespace": ns },
+            "metadata": { "name": event_name(&pod.name_any()), "namespace": ns },
             "involvedObject": { "kind": "Pod", "apiVersion": "v1", "namespace": ns, "name": pod.name_any(), "uid": pod.uid(), "resourceVersion": pod.resource_version() },
             "reason": reason, "message": message, "type": type_,
             "source": { "component": SCHEDULER_NAME },
@@ -240,4 +240,10 @@ impl Scheduler {
 
 fn now() -> String {
     k8s_openapi::jiff::Timestamp::now().round(k8s_openapi::jiff::Unit::Second).map(|t| t.to_string()).unwrap_or_default()
+}
+
+/// Upstream's event naming: `<object>.<hex nanoseconds>` (unique per object and moment).
+fn event_name(object: &str) -> String {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    format!("{object}.{nanos:x}")
 }
