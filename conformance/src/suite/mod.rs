@@ -14,6 +14,7 @@ mod network;
 mod node;
 mod scheduling;
 mod storage;
+mod workloads;
 
 /// Registers `function` under an exact upstream test name.
 macro_rules! test_case {
@@ -36,6 +37,7 @@ pub fn all() -> Vec<TestCase> {
     tests.extend(cli::tests());
     tests.extend(flowcontrol::tests());
     tests.extend(architecture::tests());
+    tests.extend(workloads::tests());
     tests
 }
 
