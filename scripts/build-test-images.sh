@@ -3,7 +3,8 @@
 #   - the sandbox ("pause") image, tagged with containerd's configured sandbox_image (registry.k8s.io/pause:3.6
 #     for Debian's containerd 1.6 unless CORTEN_PAUSE_IMAGE says otherwise), holding only the static
 #     `corten-pause` binary built from this repository (kubelet/src/bin/pause.rs);
-#   - a busybox test image (docker.io/library/busybox:1.36) from Debian's busybox-static.
+#   - a busybox test image (docker.io/library/busybox:1.36) from Debian's busybox-static;
+#   - agnhost (registry.k8s.io/e2e-test-images/agnhost:2.53) from testimages/src/agnhost.rs.
 # Each image is an OCI image layout tar (oci-layout, index.json, one manifest, one config, one gzip layer),
 # written with deterministic tar/gzip flags so rebuilding gives the same digests.
 # Why a script and not Rust: it only needs tar, gzip and sha256sum (no new crates), and it is the
@@ -98,3 +99,11 @@ if ! file "$rootfs/pause/pause" 2>/dev/null | grep -q 'static'; then
     echo "warning: the pause binary does not look statically linked" >&2
 fi
 build_image pause "$pause_image" "$rootfs/pause" '["/pause"]' 'null'
+
+# agnhost (testimages/src/agnhost.rs), static, under upstream's name and version, with busybox
+# beside it for `sh` (netexec's /shell).
+busybox_rootfs "$rootfs/agnhost"
+repo=$(cd "$(dirname "$0")/.." && pwd)
+(cd "$repo" && cargo rustc -q --release -p corten-testimages --bin agnhost -- -C target-feature=+crt-static -C strip=symbols)
+cp "${CARGO_TARGET_DIR:-$repo/target}/release/agnhost" "$rootfs/agnhost/agnhost"
+build_image agnhost registry.k8s.io/e2e-test-images/agnhost:2.53 "$rootfs/agnhost" '["/agnhost"]' '["pause"]'
