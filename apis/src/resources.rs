@@ -56,6 +56,15 @@ pub struct ResourceInfo {
     pub normalize: fn(&Value) -> Result<Value, serde_json::Error>,
     /// The kind's JSON schema, registered in the generator's definitions.
     pub schema: fn(&mut SchemaGenerator) -> Schema,
+    /// Converts a normalized object of this row's version into the storage version (the row's
+    /// own version for almost every kind). Several versions of one kind share one storage, like
+    /// upstream's autoscaling/v1 and v2 HorizontalPodAutoscalers.
+    pub convert_to_storage: fn(Value) -> Value,
+    /// Converts a stored object into this row's version (inverse of `convert_to_storage`).
+    pub convert_from_storage: fn(Value) -> Value,
+    /// The rules of a version that is not the storage version, when they need converting;
+    /// `None` takes the kind's strategy.
+    pub version_strategy: Option<&'static dyn Strategy>,
 }
 
 impl std::fmt::Debug for ResourceInfo {
@@ -82,7 +91,7 @@ impl ResourceInfo {
 
     /// The strategy holding this kind's rules.
     pub fn strategy(&self) -> &'static dyn Strategy {
-        kinds::strategy_for(self.group, self.kind)
+        self.version_strategy.unwrap_or_else(|| kinds::strategy_for(self.group, self.kind))
     }
 
     /// The subresource with this name, if served.
@@ -100,6 +109,11 @@ fn normalize<K: DeserializeOwned + Serialize>(v: &Value) -> Result<Value, serde_
     serde_json::from_value::<K>(v.clone()).and_then(serde_json::to_value)
 }
 
+/// The conversion of a row whose version is the storage version.
+fn unconverted(v: Value) -> Value {
+    v
+}
+
 fn schema<K: JsonSchema>(g: &mut SchemaGenerator) -> Schema {
     g.subschema_for::<K>()
 }
@@ -107,6 +121,7 @@ fn schema<K: JsonSchema>(g: &mut SchemaGenerator) -> Schema {
 const ALL_VERBS: &[&str] = &["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"];
 const NO_COLLECTION_DELETE: &[&str] = &["create", "delete", "get", "list", "patch", "update", "watch"];
 const READ_ONLY: &[&str] = &["get", "list"];
+const CREATE_ONLY: &[&str] = &["create"];
 const STATUS: Subresource = Subresource { name: "status", kind: None, verbs: &["get", "patch", "update"] };
 const SCALE: Subresource =
     Subresource { name: "scale", kind: Some(("autoscaling", "v1", "Scale")), verbs: &["get", "patch", "update"] };
@@ -129,6 +144,33 @@ macro_rules! row {
             subresources: &[$($sub),*],
             normalize: normalize::<$ty>,
             schema: schema::<$ty>,
+            convert_to_storage: unconverted,
+            convert_from_storage: unconverted,
+            version_strategy: None,
+        }
+    };
+}
+
+/// A create-only review kind (authentication and authorization questions): never stored, never
+/// listed. The `<Kind>List` name only labels the (unused) list schema in OpenAPI.
+macro_rules! review_row {
+    ($ty:ty, list: $list:expr, namespaced: $ns:expr) => {
+        ResourceInfo {
+            group: <$ty as Resource>::GROUP,
+            version: <$ty as Resource>::VERSION,
+            kind: <$ty as Resource>::KIND,
+            list_kind: $list,
+            plural: <$ty as Resource>::URL_PATH_SEGMENT,
+            short_names: &[],
+            categories: &[],
+            namespaced: $ns,
+            verbs: CREATE_ONLY,
+            subresources: &[],
+            normalize: normalize::<$ty>,
+            schema: schema::<$ty>,
+            convert_to_storage: unconverted,
+            convert_from_storage: unconverted,
+            version_strategy: None,
         }
     };
 }
@@ -167,8 +209,22 @@ pub static RESOURCES: &[ResourceInfo] = &[
     row!(api::apps::v1::Deployment, namespaced: true, short: ["deploy"], categories: ["all"], verbs: ALL_VERBS, sub: [STATUS, SCALE]),
     row!(api::apps::v1::ReplicaSet, namespaced: true, short: ["rs"], categories: ["all"], verbs: ALL_VERBS, sub: [STATUS, SCALE]),
     row!(api::apps::v1::StatefulSet, namespaced: true, short: ["sts"], categories: ["all"], verbs: ALL_VERBS, sub: [STATUS, SCALE]),
-    // autoscaling/v2
+    // authentication.k8s.io/v1
+    review_row!(api::authentication::v1::SelfSubjectReview, list: "SelfSubjectReviewList", namespaced: false),
+    review_row!(api::authentication::v1::TokenReview, list: "TokenReviewList", namespaced: false),
+    // authorization.k8s.io/v1
+    review_row!(api::authorization::v1::LocalSubjectAccessReview, list: "LocalSubjectAccessReviewList", namespaced: true),
+    review_row!(api::authorization::v1::SelfSubjectAccessReview, list: "SelfSubjectAccessReviewList", namespaced: false),
+    review_row!(api::authorization::v1::SelfSubjectRulesReview, list: "SelfSubjectRulesReviewList", namespaced: false),
+    review_row!(api::authorization::v1::SubjectAccessReview, list: "SubjectAccessReviewList", namespaced: false),
+    // autoscaling: v2 first, so it is the preferred version; v1 objects are stored as v2.
     row!(api::autoscaling::v2::HorizontalPodAutoscaler, namespaced: true, short: ["hpa"], categories: ["all"], verbs: ALL_VERBS, sub: [STATUS]),
+    ResourceInfo {
+        convert_to_storage: kinds::hpa_v1::to_v2,
+        convert_from_storage: kinds::hpa_v1::from_v2,
+        version_strategy: Some(&kinds::hpa_v1::HorizontalPodAutoscalerV1Strategy),
+        ..row!(api::autoscaling::v1::HorizontalPodAutoscaler, namespaced: true, short: ["hpa"], categories: ["all"], verbs: ALL_VERBS, sub: [STATUS])
+    },
     // batch/v1
     row!(api::batch::v1::CronJob, namespaced: true, short: ["cj"], categories: ["all"], verbs: ALL_VERBS, sub: [STATUS]),
     row!(api::batch::v1::Job, namespaced: true, short: [], categories: ["all"], verbs: ALL_VERBS, sub: [STATUS]),

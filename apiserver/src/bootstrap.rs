@@ -64,7 +64,7 @@ fn lookup(group: &str, plural: &str) -> Result<&'static resources::ResourceInfo,
 }
 
 fn options() -> WriteOptions {
-    WriteOptions { dry_run: false, field_validation: FieldValidation::Strict, field_manager: "kube-apiserver".into() }
+    WriteOptions { dry_run: false, field_validation: FieldValidation::Strict, field_manager: "kube-apiserver".into(), duplicate_fields: Vec::new() }
 }
 
 fn name_of(obj: &Value) -> String {

@@ -23,11 +23,14 @@ use http_body_util::BodyExt;
 use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
 
+use crate::authn::Identity;
 use crate::discovery;
+use crate::duplicates;
 use crate::http::{self as wire, BodyType, Format, Negotiated, View};
 use crate::openapi::OpenApi;
 use crate::registry::{self, DeleteOptions, FieldValidation, ListOptions, PatchKind, Registry, WriteOptions, Written};
 use crate::request::{self, ResourceRequest};
+use crate::reviews;
 use crate::subresources;
 use crate::table::{self, IncludeObject};
 use crate::watch::{self, WatchRequest};
@@ -50,7 +53,8 @@ type Params = HashMap<String, String>;
 pub async fn dispatch(State(state): State<Arc<AppState>>, Query(params): Query<Params>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
     let started = tokio::time::Instant::now();
-    let resp = match route(&state, &parts.method, parts.uri.path(), &parts.headers, &params, body).await {
+    let identity = parts.extensions.get::<Identity>();
+    let resp = match route(&state, &parts.method, parts.uri.path(), &parts.headers, &params, identity, body).await {
         Ok(resp) => resp,
         Err(err) => wire::error_response(&err),
     };
@@ -58,10 +62,18 @@ pub async fn dispatch(State(state): State<Arc<AppState>>, Query(params): Query<P
     resp
 }
 
-async fn route(state: &AppState, method: &Method, path: &str, headers: &HeaderMap, params: &Params, body: Body) -> Result<Response, ApiError> {
+async fn route(
+    state: &AppState,
+    method: &Method,
+    path: &str,
+    headers: &HeaderMap,
+    params: &Params,
+    identity: Option<&Identity>,
+    body: Body,
+) -> Result<Response, ApiError> {
     let watch_param = matches!(params.get("watch").map(String::as_str), Some("true" | "1"));
     if let Some(req) = request::parse(method, path, watch_param)? {
-        return resource(state, req, headers, params, body).await;
+        return resource(state, req, headers, params, identity, body).await;
     }
     if method != Method::GET {
         return Err(ApiError::new(405, "MethodNotAllowed", "the server does not allow this method on the requested resource", None));
@@ -166,7 +178,22 @@ fn write_options(params: &Params, headers: &HeaderMap) -> Result<WriteOptions, A
             .map(|ua| ua.split('/').next().unwrap_or("").chars().take(128).collect())
             .unwrap_or_default(),
     };
-    Ok(WriteOptions { dry_run, field_validation: FieldValidation::parse(params.get("fieldValidation").map(String::as_str))?, field_manager })
+    Ok(WriteOptions {
+        dry_run,
+        field_validation: FieldValidation::parse(params.get("fieldValidation").map(String::as_str))?,
+        field_manager,
+        duplicate_fields: Vec::new(),
+    })
+}
+
+/// [`write_options`] for a request whose body is a whole object: with the keys it repeats,
+/// unless field validation ignores them anyway.
+fn body_write_options(params: &Params, headers: &HeaderMap, body: &[u8], body_type: BodyType) -> Result<WriteOptions, ApiError> {
+    let mut opts = write_options(params, headers)?;
+    if opts.field_validation != FieldValidation::Ignore {
+        opts.duplicate_fields = duplicates::duplicate_fields(body, body_type);
+    }
+    Ok(opts)
 }
 
 fn list_options(req: &ResourceRequest, params: &Params) -> Result<ListOptions, ApiError> {
@@ -235,7 +262,14 @@ fn delete_options(params: &Params, headers: &HeaderMap, body: &[u8]) -> Result<D
     Ok(opts)
 }
 
-async fn resource(state: &AppState, req: ResourceRequest, headers: &HeaderMap, params: &Params, body: Body) -> Result<Response, ApiError> {
+async fn resource(
+    state: &AppState,
+    req: ResourceRequest,
+    headers: &HeaderMap,
+    params: &Params,
+    identity: Option<&Identity>,
+    body: Body,
+) -> Result<Response, ApiError> {
     let negotiated = wire::negotiate(headers)?;
     let info = req.info;
     if !info.supports(req.verb) && req.subresource.is_none() {
@@ -253,6 +287,22 @@ async fn resource(state: &AppState, req: ResourceRequest, headers: &HeaderMap, p
             let body = read_body(body).await?;
             return subresources::handle(registry, &req, sub, headers, params, &body, write_options(params, headers)?).await.map(|v| ok(&v, 200, &negotiated));
         }
+    }
+
+    if reviews::is_review(info) && req.verb == "create" {
+        // Reviews carry no object metadata, so they have no Table or metadata-only view.
+        if matches!(negotiated.view, View::Table | View::Metadata) {
+            let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("");
+            return Err(ApiError::not_acceptable(accept));
+        }
+        let body_type = wire::body_type(headers)?;
+        let body = read_body(body).await?;
+        let obj = wire::decode(&body, body_type)?;
+        let opts = body_write_options(params, headers, &body, body_type)?;
+        let (review, warnings) = reviews::answer(info, ns, obj, &opts, identity)?;
+        let mut resp = wire::respond(StatusCode::CREATED, &review, negotiated.format);
+        wire::add_warnings(&mut resp, &warnings);
+        return Ok(resp);
     }
 
     match req.verb {
@@ -286,14 +336,16 @@ async fn resource(state: &AppState, req: ResourceRequest, headers: &HeaderMap, p
             let body_type = wire::body_type(headers)?;
             let body = read_body(body).await?;
             let obj = wire::decode(&body, body_type)?;
-            let written = registry.create(info, ns, obj, &write_options(params, headers)?).await?;
+            let opts = body_write_options(params, headers, &body, body_type)?;
+            let written = registry.create(info, ns, obj, &opts).await?;
             Ok(written_response(info, written, &negotiated, params))
         }
         "update" => {
             let body_type = wire::body_type(headers)?;
             let body = read_body(body).await?;
             let obj = wire::decode(&body, body_type)?;
-            let written = registry.update(info, ns, &name, req.subresource.as_deref(), obj, &write_options(params, headers)?).await?;
+            let opts = body_write_options(params, headers, &body, body_type)?;
+            let written = registry.update(info, ns, &name, req.subresource.as_deref(), obj, &opts).await?;
             Ok(written_response(info, written, &negotiated, params))
         }
         "patch" => {
@@ -344,7 +396,8 @@ fn ok(v: &Value, code: u16, negotiated: &Negotiated) -> Response {
 
 fn written_response(info: &corten_apis::ResourceInfo, written: Written, negotiated: &Negotiated, params: &Params) -> Response {
     let code = if written.created { StatusCode::CREATED } else { StatusCode::OK };
-    let mut resp = render_one(info, &written.object, code, negotiated, params);
+    let object = registry::as_read_back(info, written.object);
+    let mut resp = render_one(info, &object, code, negotiated, params);
     wire::add_warnings(&mut resp, &written.warnings);
     resp
 }

@@ -11,6 +11,7 @@
 pub mod authn;
 pub mod bootstrap;
 pub mod discovery;
+pub mod duplicates;
 pub mod handlers;
 pub mod hooks;
 pub mod http;
@@ -18,6 +19,7 @@ pub mod openapi;
 pub mod pki;
 pub mod registry;
 pub mod request;
+pub mod reviews;
 pub mod subresources;
 pub mod table;
 pub mod tls;

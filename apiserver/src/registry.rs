@@ -58,6 +58,8 @@ pub struct WriteOptions {
     pub field_validation: FieldValidation,
     /// `fieldManager`, or the one derived from the user agent.
     pub field_manager: String,
+    /// Keys the request body repeats (dotted paths), reported like unknown fields.
+    pub duplicate_fields: Vec<String>,
 }
 
 /// The patch media types.
@@ -252,7 +254,7 @@ impl Registry {
 
     /// Creates an object from a request body.
     pub async fn create(&self, info: &ResourceInfo, ns: Option<&str>, body: Value, opts: &WriteOptions) -> Result<Written, ApiError> {
-        let (mut obj, warnings) = decode_typed(info, body, opts.field_validation)?;
+        let (mut obj, warnings) = decode_typed_reporting(info, body, opts.field_validation, &opts.duplicate_fields)?;
         set_namespace(info, &mut obj, ns)?;
         if let Some(ns) = ns.filter(|_| info.namespaced) {
             self.check_namespace_accepts_content(info, ns, &name_of(&obj)).await?;
@@ -280,7 +282,7 @@ impl Registry {
             return Ok(Written { object: obj, created: true, warnings });
         }
         let key = key(info, ns, &name);
-        let rev = match self.store.create(&key, to_bytes(&obj)).await {
+        let rev = match self.store.create(&key, to_bytes(info, &obj)).await {
             Ok(rev) => rev,
             Err(e) => {
                 if let Some(h) = self.hooks.for_resource(info) {
@@ -306,7 +308,7 @@ impl Registry {
         body: Value,
         opts: &WriteOptions,
     ) -> Result<Written, ApiError> {
-        let (mut obj, warnings) = decode_typed(info, body, opts.field_validation)?;
+        let (mut obj, warnings) = decode_typed_reporting(info, body, opts.field_validation, &opts.duplicate_fields)?;
         set_namespace(info, &mut obj, ns)?;
         let body_name = name_of(&obj);
         if body_name.is_empty() {
@@ -381,7 +383,7 @@ impl Registry {
                 strip_resource_version(&mut stored);
                 let new_rev = self
                     .store
-                    .update(&key(info, ns, &name), to_bytes(&stored), rev)
+                    .update(&key(info, ns, &name), to_bytes(info, &stored), rev)
                     .await
                     .map_err(|e| storage_error(e, info, &name))?;
                 set_resource_version(&mut written.object, new_rev);
@@ -443,7 +445,7 @@ impl Registry {
             let result = if finalized {
                 self.store.delete(&key, Some(kv.mod_revision)).await.map(|(_, rev)| rev)
             } else {
-                self.store.update(&key, to_bytes(&new), kv.mod_revision).await
+                self.store.update(&key, to_bytes(info, &new), kv.mod_revision).await
             };
             match result {
                 Ok(rev) => {
@@ -634,7 +636,7 @@ impl Registry {
                     return Ok((obj, false));
                 }
                 strip_resource_version(&mut obj);
-                match self.store.update(&key, to_bytes(&obj), kv.mod_revision).await {
+                match self.store.update(&key, to_bytes(info, &obj), kv.mod_revision).await {
                     Ok(rev) => {
                         set_resource_version(&mut obj, rev);
                         return Ok((obj, false));
@@ -660,7 +662,7 @@ impl Registry {
                     return Ok((obj, false));
                 }
                 strip_resource_version(&mut obj);
-                match self.store.update(&key, to_bytes(&obj), kv.mod_revision).await {
+                match self.store.update(&key, to_bytes(info, &obj), kv.mod_revision).await {
                     Ok(rev) => {
                         set_resource_version(&mut obj, rev);
                         return Ok((obj, false));
@@ -765,6 +767,7 @@ fn resource_prefix(info: &ResourceInfo) -> String {
 pub fn decode_stored(info: &ResourceInfo, kv: &KeyValue) -> Result<Value, ApiError> {
     let mut obj: Value = serde_json::from_slice(&kv.value)
         .map_err(|e| ApiError::internal(format!("stored object {} is not valid JSON: {e}", kv.key)))?;
+    obj = (info.convert_from_storage)(obj);
     if let Some(o) = obj.as_object_mut() {
         o.insert("apiVersion".into(), info.api_version().into());
         o.insert("kind".into(), info.kind.into());
@@ -773,8 +776,15 @@ pub fn decode_stored(info: &ResourceInfo, kv: &KeyValue) -> Result<Value, ApiErr
     Ok(obj)
 }
 
-fn to_bytes(obj: &Value) -> Bytes {
-    let mut stored = obj.clone();
+/// The object as it would read back from storage: converted to the storage version and back,
+/// so a response shows exactly what a later read returns (a no-op for single-version kinds).
+pub fn as_read_back(info: &ResourceInfo, obj: Value) -> Value {
+    (info.convert_from_storage)((info.convert_to_storage)(obj))
+}
+
+/// The stored bytes of an object, in the storage version, without its resourceVersion.
+fn to_bytes(info: &ResourceInfo, obj: &Value) -> Bytes {
+    let mut stored = (info.convert_to_storage)(obj.clone());
     strip_resource_version(&mut stored);
     Bytes::from(serde_json::to_vec(&stored).unwrap_or_default())
 }
@@ -821,7 +831,18 @@ pub fn parse_resource_version(rv: &str) -> Result<Revision, ApiError> {
 
 /// Checks kind and apiVersion, decodes through the typed `k8s-openapi` value, and reports
 /// fields the schema does not declare according to `validation`.
-pub fn decode_typed(info: &ResourceInfo, mut body: Value, validation: FieldValidation) -> Result<(Value, Vec<String>), ApiError> {
+pub fn decode_typed(info: &ResourceInfo, body: Value, validation: FieldValidation) -> Result<(Value, Vec<String>), ApiError> {
+    decode_typed_reporting(info, body, validation, &[])
+}
+
+/// [`decode_typed`], also reporting the keys the raw body repeated (`duplicates`, found by
+/// [`crate::duplicates`]): after the unknown fields, as upstream lists them.
+pub fn decode_typed_reporting(
+    info: &ResourceInfo,
+    mut body: Value,
+    validation: FieldValidation,
+    duplicates: &[String],
+) -> Result<(Value, Vec<String>), ApiError> {
     let Some(obj) = body.as_object_mut() else {
         return Err(ApiError::bad_request("the request body must be a JSON or YAML object"));
     };
@@ -862,7 +883,10 @@ pub fn decode_typed(info: &ResourceInfo, mut body: Value, validation: FieldValid
     if validation != FieldValidation::Ignore {
         unknown_fields(&body, &normalized, "", &mut unknown);
     }
-    let messages: Vec<String> = unknown.iter().map(|p| format!("unknown field \"{p}\"")).collect();
+    let mut messages: Vec<String> = unknown.iter().map(|p| format!("unknown field \"{p}\"")).collect();
+    if validation != FieldValidation::Ignore {
+        messages.extend(duplicates.iter().map(|p| format!("duplicate field \"{p}\"")));
+    }
     if validation == FieldValidation::Strict && !messages.is_empty() {
         return Err(ApiError::bad_request(format!(
             "{} in version \"{}\" cannot be handled as a {}: strict decoding error: {}",

@@ -60,7 +60,10 @@ pub fn table(info: &ResourceInfo, objects: &[Value], list_meta: Value, include: 
         .iter()
         .map(|obj| {
             let mut row = Map::new();
-            row.insert("cells".into(), Value::Array(printers::cells(info.group, info.kind, obj, now)));
+            // Printers read the storage version (one printer per kind, like upstream's internal
+            // types); a no-op for kinds served in one version only.
+            let printed = (info.convert_to_storage)(obj.clone());
+            row.insert("cells".into(), Value::Array(printers::cells(info.group, info.kind, &printed, now)));
             match include {
                 IncludeObject::None => {}
                 IncludeObject::Metadata => {

@@ -8,6 +8,7 @@
 mod apiextensions;
 mod apps;
 mod autoscaling;
+pub mod hpa_v1;
 mod batch;
 mod core;
 mod networking;
