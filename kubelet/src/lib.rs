@@ -11,6 +11,7 @@ pub mod cri;
 pub mod events;
 pub mod node;
 pub mod pods;
+pub mod probes;
 pub mod resources;
 pub mod status;
 

@@ -21,6 +21,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::cri::{self, v1 as cri_v1, CriClient, CriError};
 use crate::events;
+use crate::probes;
 use crate::resources;
 use crate::status::{self, ContainerObservation, ObservedState, PodObservation};
 
@@ -103,6 +104,11 @@ struct ContainerRecord {
     restart_at: Option<Instant>,
     /// Termination of the previous instance.
     last_terminated: Option<ContainerStateTerminated>,
+    /// When this kubelet started the current instance (probe delays count from here).
+    started: Option<Instant>,
+    /// Readiness and liveness probe tallies of the current instance.
+    readiness: probes::ProbeState,
+    liveness: probes::ProbeState,
 }
 
 /// A failed container start (image pull or config) and when to try again.
@@ -576,7 +582,13 @@ async fn adopt_existing(ctx: &NodeContext, pod: &Pod, runtime: &mut PodRuntime) 
         if newer {
             runtime.containers.insert(
                 metadata.name,
-                ContainerRecord { id: container.id, restart_count: attempt, image_id: container.image_ref, ..ContainerRecord::default() },
+                ContainerRecord {
+                    id: container.id,
+                    restart_count: attempt,
+                    image_id: container.image_ref,
+                    started: Some(Instant::now()),
+                    ..ContainerRecord::default()
+                },
             );
         }
     }
@@ -721,7 +733,7 @@ async fn start_container(
     let last_terminated = previous.as_ref().and_then(|p| p.last_terminated.clone());
     runtime.containers.insert(
         container.name.clone(),
-        ContainerRecord { id, restart_count, image_id, restart_at: None, last_terminated },
+        ContainerRecord { id, restart_count, image_id, restart_at: None, last_terminated, started: Some(Instant::now()), ..ContainerRecord::default() },
     );
     // Only the newest exited instance is kept (for its logs); older ones go.
     if let Some(previous) = previous.filter(|p| !p.id.is_empty()) {
@@ -799,6 +811,7 @@ fn waiting_observation(container: &Container, reason: &str) -> ContainerObservat
         state: ObservedState::Waiting { reason: reason.to_owned(), message: None },
         last_terminated: None,
         restart_count: 0,
+        probe_ready: false,
     }
 }
 
@@ -889,7 +902,53 @@ async fn sync_container(
         }
         _ => ObservedState::Waiting { reason: "ContainerCreating".to_owned(), message: None },
     };
+    if matches!(observation.state, ObservedState::Running { .. }) {
+        observation.probe_ready = check_probes(ctx, pod, container, runtime).await;
+    }
     Ok(observation)
+}
+
+/// Runs the due readiness and liveness probes of a running container. Returns whether it is
+/// ready; a liveness failure stops the container (the restart policy then restarts it).
+async fn check_probes(ctx: &NodeContext, pod: &Pod, container: &Container, runtime: &mut PodRuntime) -> bool {
+    let pod_ip = runtime.pod_ip.clone();
+    let Some(record) = runtime.containers.get_mut(&container.name) else { return true };
+    let now = Instant::now();
+    let started = *record.started.get_or_insert(now);
+    let field_path = format!("spec.containers{{{}}}", container.name);
+    let mut ready = true;
+    if let Some(probe) = &container.readiness_probe {
+        if probes::due(probe, &record.readiness, started, now) {
+            let result = probes::run(&ctx.cri, &record.id, container, pod_ip.as_deref(), probe).await;
+            if let Err(message) = &result {
+                events::record(&ctx.client, &ctx.node_name, pod, Some(&field_path), "Warning", "Unhealthy", &format!("Readiness probe failed: {message}")).await;
+            }
+            probes::record(probe, &mut record.readiness, result.is_ok(), now);
+        }
+        ready = record.readiness.passing;
+    }
+    if let Some(probe) = &container.liveness_probe {
+        if probes::due(probe, &record.liveness, started, now) {
+            let result = probes::run(&ctx.cri, &record.id, container, pod_ip.as_deref(), probe).await;
+            if let Err(message) = &result {
+                events::record(&ctx.client, &ctx.node_name, pod, Some(&field_path), "Warning", "Unhealthy", &format!("Liveness probe failed: {message}")).await;
+            }
+            // A container is alive until the failure threshold says otherwise.
+            record.liveness.passing = record.liveness.passing || record.liveness.last_run.is_none();
+            if probes::record(probe, &mut record.liveness, result.is_ok(), now) == probes::Verdict::Failed {
+                let message = format!("Container {} failed liveness probe, will be restarted", container.name);
+                events::record(&ctx.client, &ctx.node_name, pod, Some(&field_path), "Normal", "Killing", &message).await;
+                let grace = pod.spec.as_ref().and_then(|s| s.termination_grace_period_seconds).unwrap_or(30);
+                let request = cri_v1::StopContainerRequest { container_id: record.id.clone(), timeout: grace };
+                let mut client = ctx.cri.runtime.clone();
+                if let Err(status) = client.stop_container(request).await {
+                    tracing::warn!(container = %container.name, %status, "stopping a container that failed its liveness probe failed");
+                }
+                ready = false;
+            }
+        }
+    }
+    ready
 }
 
 /// Sends the status through `pods/status` unless it equals the last report.

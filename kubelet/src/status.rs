@@ -25,6 +25,8 @@ pub struct ContainerObservation {
     pub last_terminated: Option<ContainerStateTerminated>,
     /// Restarts so far.
     pub restart_count: i32,
+    /// Whether its readiness probe (if any) passes; only meaningful while running.
+    pub probe_ready: bool,
 }
 
 /// Current state of a container, in Kubernetes terms.
@@ -164,7 +166,7 @@ pub fn pod_status(
     };
     let all_ready = initialized
         && !containers.is_empty()
-        && containers.iter().all(|c| matches!(c.state, ObservedState::Running { .. }));
+        && containers.iter().all(|c| matches!(c.state, ObservedState::Running { .. }) && c.probe_ready);
     let not_ready_reason = if terminal { Some("PodCompleted") } else { Some("ContainersNotReady") };
     let scheduled = previous
         .and_then(|cs| cs.iter().find(|c| c.type_ == "PodScheduled").cloned())
@@ -203,7 +205,7 @@ fn container_status(c: &ContainerObservation, init: bool) -> ContainerStatus {
         image: c.image.clone(),
         image_id: c.image_id.clone(),
         container_id: c.container_id.clone(),
-        ready: if init { completed(c) } else { running },
+        ready: if init { completed(c) } else { running && c.probe_ready },
         started: Some(running),
         restart_count: c.restart_count,
         state: Some(c.state.to_api()),
@@ -253,6 +255,7 @@ mod tests {
 
     fn observed(name: &str, state: ObservedState, restart_count: i32) -> ContainerObservation {
         ContainerObservation {
+            probe_ready: true,
             name: name.to_owned(),
             image: "busybox:1.36".to_owned(),
             image_id: "sha256:abc".to_owned(),
