@@ -14,6 +14,7 @@ pub mod pods;
 pub mod probes;
 pub mod resources;
 pub mod status;
+pub mod volumes;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;

@@ -23,6 +23,7 @@ use crate::cri::{self, v1 as cri_v1, CriClient, CriError};
 use crate::events;
 use crate::probes;
 use crate::resources;
+use crate::volumes;
 use crate::status::{self, ContainerObservation, ObservedState, PodObservation};
 
 /// How often a pod is re-checked without a change to its object.
@@ -716,10 +717,18 @@ async fn start_container(
             return Ok(StartOutcome::BackOff);
         }
     };
+    let mounts = match volumes::prepare(&ctx.client, pod).await.and_then(|paths| volumes::mounts(container, &paths)) {
+        Ok(mounts) => mounts,
+        Err(message) => {
+            record_failure("CreateContainerConfigError", "CreateContainerConfigError", message);
+            return Ok(StartOutcome::BackOff);
+        }
+    };
     runtime.start_failures.remove(&container.name);
     let previous = runtime.containers.get(&container.name).cloned();
     let restart_count = previous.as_ref().map_or(0, |p| p.restart_count + 1);
-    let config = container_config(pod, container, restart_count, &image_id, &env, ctx.memory_capacity_bytes);
+    let mut config = container_config(pod, container, restart_count, &image_id, &env, ctx.memory_capacity_bytes);
+    config.mounts = mounts;
     let mut client = ctx.cri.runtime.clone();
     let request = cri_v1::CreateContainerRequest {
         pod_sandbox_id: sandbox_id.to_owned(),
@@ -1017,6 +1026,13 @@ async fn terminate(ctx: &NodeContext, pod: &Pod, runtime: &mut PodRuntime, grace
     }
     runtime.containers.clear();
     runtime.sandbox_ready = false;
+    // The pod's volumes (emptyDir contents, projected files) go with it.
+    let dir = volumes::pod_dir(pod_uid(pod));
+    if let Err(e) = std::fs::remove_dir_all(&dir) {
+        if e.kind() != std::io::ErrorKind::NotFound {
+            tracing::warn!(dir = %dir.display(), error = %e, "removing the pod's volume directory failed");
+        }
+    }
     Ok(())
 }
 
