@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::core::v1::{ConfigMap, Container, ContainerStateTerminated, Pod, Secret};
+use k8s_openapi::api::core::v1::{ConfigMap, Container, ContainerStateTerminated, Pod, Secret, Service};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, Preconditions};
 use tokio::sync::watch;
@@ -350,6 +350,40 @@ pub struct EnvSources {
     pub config_maps: HashMap<String, BTreeMap<String, String>>,
     /// Secret data, decoded as UTF-8 (lossily).
     pub secrets: HashMap<String, BTreeMap<String, String>>,
+    /// Docker-link style variables of the Services the pod may see (see [`service_env`]).
+    pub services: Vec<(String, String)>,
+}
+
+/// The Docker-link style variables upstream gives every container for each Service with a
+/// ClusterIP: `<NAME>_SERVICE_HOST`, `<NAME>_SERVICE_PORT[_<PORTNAME>]`, `<NAME>_PORT` and
+/// `<NAME>_PORT_<port>_<PROTO>[_PROTO|_PORT|_ADDR]`.
+pub fn service_env(services: &[Service]) -> Vec<(String, String)> {
+    let mut env = Vec::new();
+    for svc in services {
+        let Some(spec) = svc.spec.as_ref() else { continue };
+        let Some(ip) = spec.cluster_ip.as_deref().filter(|ip| !ip.is_empty() && *ip != "None") else { continue };
+        let name = svc.metadata.name.clone().unwrap_or_default().to_uppercase().replace('-', "_");
+        let ports = spec.ports.as_deref().unwrap_or_default();
+        let Some(first) = ports.first() else { continue };
+        env.push((format!("{name}_SERVICE_HOST"), ip.to_owned()));
+        env.push((format!("{name}_SERVICE_PORT"), first.port.to_string()));
+        for port in ports {
+            if let Some(port_name) = port.name.as_deref().filter(|n| !n.is_empty()) {
+                env.push((format!("{name}_SERVICE_PORT_{}", port_name.to_uppercase().replace('-', "_")), port.port.to_string()));
+            }
+        }
+        let proto = |p: &k8s_openapi::api::core::v1::ServicePort| p.protocol.clone().unwrap_or_else(|| "TCP".into());
+        env.push((format!("{name}_PORT"), format!("{}://{ip}:{}", proto(first).to_lowercase(), first.port)));
+        for port in ports {
+            let protocol = proto(port);
+            let prefix = format!("{name}_PORT_{}_{}", port.port, protocol.to_uppercase());
+            env.push((prefix.clone(), format!("{}://{ip}:{}", protocol.to_lowercase(), port.port)));
+            env.push((format!("{prefix}_PROTO"), protocol.to_lowercase()));
+            env.push((format!("{prefix}_PORT"), port.port.to_string()));
+            env.push((format!("{prefix}_ADDR"), ip.to_owned()));
+        }
+    }
+    env
 }
 
 /// Reads the ConfigMaps and Secrets named by the container's `envFrom` and `valueFrom` references.
@@ -365,6 +399,23 @@ async fn fetch_env_sources(client: &kube::Client, pod: &Pod, container: &Contain
         secret_names.extend(source.secret_key_ref.as_ref().map(|r| r.name.clone()));
     }
     let mut sources = EnvSources::default();
+    // Services of the pod's namespace (unless enableServiceLinks is false), plus the API server's
+    // `kubernetes` Service, which every pod sees.
+    let services: Api<Service> = Api::namespaced(client.clone(), pod_namespace(pod));
+    let links = pod.spec.as_ref().and_then(|s| s.enable_service_links).unwrap_or(true);
+    let mut visible: Vec<Service> = if links {
+        services.list(&kube::api::ListParams::default()).await.map_err(|source| PodError::Api { action: "listing Services", source })?.items
+    } else {
+        Vec::new()
+    };
+    if pod_namespace(pod) != "default" || !links {
+        let default: Api<Service> = Api::namespaced(client.clone(), "default");
+        if let Some(kubernetes) = default.get_opt("kubernetes").await.map_err(|source| PodError::Api { action: "reading the kubernetes Service", source })? {
+            visible.retain(|s| s.metadata.name.as_deref() != Some("kubernetes"));
+            visible.push(kubernetes);
+        }
+    }
+    sources.services = service_env(&visible);
     let config_maps: Api<ConfigMap> = Api::namespaced(client.clone(), pod_namespace(pod));
     for name in config_map_names {
         let found = config_maps.get_opt(&name).await.map_err(|source| PodError::Api { action: "reading a ConfigMap", source })?;
@@ -394,7 +445,8 @@ pub fn resolve_env(
     environment: ContainerEnvironment<'_>,
     sources: &EnvSources,
 ) -> Result<Vec<(String, String)>, String> {
-    let mut env: Vec<(String, String)> = Vec::new();
+    // Service variables first, so the container's own env and envFrom win over them.
+    let mut env: Vec<(String, String)> = sources.services.clone();
     let set = |env: &mut Vec<(String, String)>, name: String, value: String| {
         match env.iter_mut().find(|(existing, _)| *existing == name) {
             Some(entry) => entry.1 = value,
@@ -1234,6 +1286,26 @@ mod tests {
         let env = resolve_env(&pod, &container, environment, &sources).unwrap();
         let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         assert_eq!(pairs, [("CM_A", "override"), ("CM_B", "2"), ("PASSWORD", "hunter2")]);
+    }
+
+    #[test]
+    fn service_links_follow_the_docker_convention() {
+        let svc: Service = serde_json::from_value(serde_json::json!({
+            "metadata": { "name": "redis-primary" },
+            "spec": { "clusterIP": "10.43.0.11", "ports": [{ "name": "db", "port": 6379, "protocol": "TCP" }] }
+        }))
+        .expect("service");
+        let headless: Service = serde_json::from_value(serde_json::json!({ "metadata": { "name": "h" }, "spec": { "clusterIP": "None", "ports": [{ "port": 1 }] } })).expect("headless");
+        let env: HashMap<String, String> = service_env(&[svc, headless]).into_iter().collect();
+        assert_eq!(env["REDIS_PRIMARY_SERVICE_HOST"], "10.43.0.11");
+        assert_eq!(env["REDIS_PRIMARY_SERVICE_PORT"], "6379");
+        assert_eq!(env["REDIS_PRIMARY_SERVICE_PORT_DB"], "6379");
+        assert_eq!(env["REDIS_PRIMARY_PORT"], "tcp://10.43.0.11:6379");
+        assert_eq!(env["REDIS_PRIMARY_PORT_6379_TCP"], "tcp://10.43.0.11:6379");
+        assert_eq!(env["REDIS_PRIMARY_PORT_6379_TCP_PROTO"], "tcp");
+        assert_eq!(env["REDIS_PRIMARY_PORT_6379_TCP_PORT"], "6379");
+        assert_eq!(env["REDIS_PRIMARY_PORT_6379_TCP_ADDR"], "10.43.0.11");
+        assert!(!env.keys().any(|k| k.starts_with("H_")), "headless services get no variables");
     }
 
     #[test]
