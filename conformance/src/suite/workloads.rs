@@ -32,6 +32,9 @@ pub(super) fn tests() -> Vec<TestCase> {
         ),
         test_case!("[sig-apps] Deployment RollingUpdateDeployment should delete old pods and create new ones [Conformance]", deployment_rolling_update),
         test_case!("[sig-apps] Deployment deployment should delete old replica sets [Conformance]", deployment_deletes_old_replica_sets),
+        test_case!("[sig-apps] ReplicaSet Replicaset should have a working scale subresource [Conformance]", replicaset_scale_subresource),
+        test_case!("[sig-apps] Deployment Deployment should have a working scale subresource [Conformance]", deployment_scale_subresource),
+        test_case!("[sig-apps] ReplicaSet should list and delete a collection of ReplicaSets [Conformance]", replicaset_delete_collection),
     ]
 }
 
@@ -246,4 +249,74 @@ async fn deployment_deletes_old_replica_sets(ctx: TestContext) -> anyhow::Result
     })
     .await?;
     Ok(())
+}
+
+fn replica_set(name: &str, replicas: i32) -> anyhow::Result<ReplicaSet> {
+    Ok(serde_json::from_value(json!({
+        "metadata": { "name": name, "labels": { "name": name, "e2e": "rs" } },
+        "spec": { "replicas": replicas, "selector": { "matchLabels": { "name": name } },
+                  "template": { "metadata": { "labels": { "name": name } }, "spec": pod_spec() } },
+    }))?)
+}
+
+async fn replicas_ready(sets: &Api<ReplicaSet>, name: &str, want: i32) -> anyhow::Result<()> {
+    wait_for(&format!("{want} ready replicas of {name}"), Duration::from_secs(90), || async {
+        let rs = sets.get(name).await?;
+        Ok((rs.status.and_then(|s| s.ready_replicas).unwrap_or(0) == want).then_some(()))
+    })
+    .await
+}
+
+/// The scale subresource reads the ReplicaSet's replicas, and writing it scales the set.
+async fn replicaset_scale_subresource(ctx: TestContext) -> anyhow::Result<()> {
+    require_node(&ctx).await?;
+    let sets: Api<ReplicaSet> = ctx.api();
+    let name = "test-rs";
+    sets.create(&PostParams::default(), &replica_set(name, 1)?).await?;
+    replicas_ready(&sets, name, 1).await?;
+    let scale = sets.get_scale(name).await?;
+    check!(scale.spec.as_ref().and_then(|s| s.replicas) == Some(1), "scale reports {:?} replicas, want 1", scale.spec);
+    sets.patch_scale(name, &PatchParams::default(), &Patch::Merge(json!({ "spec": { "replicas": 2 } }))).await?;
+    let rs = sets.get(name).await?;
+    check!(rs.spec.as_ref().and_then(|s| s.replicas) == Some(2), "updating the scale did not update spec.replicas");
+    replicas_ready(&sets, name, 2).await
+}
+
+/// The scale subresource of a Deployment, read and written.
+async fn deployment_scale_subresource(ctx: TestContext) -> anyhow::Result<()> {
+    require_node(&ctx).await?;
+    let deployments: Api<Deployment> = ctx.api();
+    let name = "test-new-deployment";
+    let pod_labels = labels(&[("name", "httpd")]);
+    let deployment: Deployment = serde_json::from_value(json!({
+        "metadata": { "name": name },
+        "spec": { "replicas": 1, "selector": { "matchLabels": pod_labels },
+                  "template": { "metadata": { "labels": pod_labels }, "spec": pod_spec() } },
+    }))?;
+    deployments.create(&PostParams::default(), &deployment).await?;
+    deployment_complete(&deployments, name).await?;
+    let scale = deployments.get_scale(name).await?;
+    check!(scale.spec.as_ref().and_then(|s| s.replicas) == Some(1), "scale reports {:?} replicas, want 1", scale.spec);
+    deployments.patch_scale(name, &PatchParams::default(), &Patch::Merge(json!({ "spec": { "replicas": 2 } }))).await?;
+    let d = deployments.get(name).await?;
+    check!(d.spec.as_ref().and_then(|s| s.replicas) == Some(2), "updating the scale did not update spec.replicas");
+    deployment_complete(&deployments, name).await?;
+    Ok(())
+}
+
+/// ReplicaSets are found by label across namespaces and removed with one DeleteCollection.
+async fn replicaset_delete_collection(ctx: TestContext) -> anyhow::Result<()> {
+    require_node(&ctx).await?;
+    let sets: Api<ReplicaSet> = ctx.api();
+    let name = ctx.unique_name("test-rs");
+    sets.create(&PostParams::default(), &replica_set(&name, 3)?).await?;
+    replicas_ready(&sets, &name, 3).await?;
+    let everywhere: Api<ReplicaSet> = ctx.all_namespaces_api();
+    let found = everywhere.list(&ListParams::default().labels(&format!("name={name}"))).await?;
+    check!(found.items.len() == 1, "expected the ReplicaSet in an all-namespaces list, got {}", found.items.len());
+    sets.delete_collection(&DeleteParams::default(), &ListParams::default().labels(&format!("name={name}"))).await?;
+    wait_for("the collection to be gone", Duration::from_secs(60), || async {
+        Ok(sets.list(&ListParams::default().labels(&format!("name={name}"))).await?.items.is_empty().then_some(()))
+    })
+    .await
 }
