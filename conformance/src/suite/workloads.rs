@@ -35,6 +35,7 @@ pub(super) fn tests() -> Vec<TestCase> {
         test_case!("[sig-apps] ReplicaSet Replicaset should have a working scale subresource [Conformance]", replicaset_scale_subresource),
         test_case!("[sig-apps] Deployment Deployment should have a working scale subresource [Conformance]", deployment_scale_subresource),
         test_case!("[sig-apps] ReplicaSet should list and delete a collection of ReplicaSets [Conformance]", replicaset_delete_collection),
+        test_case!("[sig-apps] ReplicaSet should validate Replicaset Status endpoints [Conformance]", replicaset_status_endpoints),
     ]
 }
 
@@ -319,4 +320,30 @@ async fn replicaset_delete_collection(ctx: TestContext) -> anyhow::Result<()> {
         Ok(sets.list(&ListParams::default().labels(&format!("name={name}"))).await?.items.is_empty().then_some(()))
     })
     .await
+}
+
+/// The status subresource of a ReplicaSet: read, replaced with an extra condition, patched.
+async fn replicaset_status_endpoints(ctx: TestContext) -> anyhow::Result<()> {
+    require_node(&ctx).await?;
+    let sets: Api<ReplicaSet> = ctx.api();
+    let name = "test-rs";
+    sets.create(&PostParams::default(), &replica_set(name, 1)?).await?;
+    replicas_ready(&sets, name, 1).await?;
+    let status: serde_json::Value = ctx.get_json(&format!("/apis/apps/v1/namespaces/{}/replicasets/{name}/status", ctx.namespace)).await?;
+    check!(status["kind"] == "ReplicaSet" && status["status"]["replicas"] == 1, "GET status returned {status}");
+
+    let mut current = sets.get_status(name).await?;
+    let mut conditions = current.status.as_ref().and_then(|s| s.conditions.clone()).unwrap_or_default();
+    conditions.push(serde_json::from_value(json!({ "type": "StatusUpdate", "status": "True", "reason": "E2E", "message": "Set from e2e test" }))?);
+    if let Some(st) = current.status.as_mut() {
+        st.conditions = Some(conditions);
+    }
+    sets.replace_status(name, &PostParams::default(), &current).await?;
+    let has = |rs: &ReplicaSet, t: &str| rs.status.as_ref().and_then(|s| s.conditions.as_ref()).is_some_and(|c| c.iter().any(|c| c.type_ == t));
+    check!(has(&sets.get(name).await?, "StatusUpdate"), "the replaced status lost the StatusUpdate condition");
+
+    let patch = json!({ "status": { "conditions": [{ "type": "StatusPatched", "status": "True" }] } });
+    sets.patch_status(name, &PatchParams::default(), &Patch::Merge(patch)).await?;
+    check!(has(&sets.get(name).await?, "StatusPatched"), "the patched status lacks the StatusPatched condition");
+    Ok(())
 }
