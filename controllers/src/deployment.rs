@@ -351,6 +351,9 @@ impl Controller {
                 condition("Progressing", "True", "ReplicaSetUpdated", format!("ReplicaSet \"{new_name}\" is progressing."))
             }
         };
+        // Conditions of other types (set by users or other tools) are kept, as upstream does.
+        let mut conditions = vec![available_condition, progressing];
+        conditions.extend(old_conditions.iter().filter(|c| !matches!(c["type"].as_str(), Some("Available" | "Progressing"))).cloned());
         let mut status = json!({
             "observedGeneration": d.metadata.generation,
             "replicas": status_replicas,
@@ -358,7 +361,7 @@ impl Controller {
             "readyReplicas": ready,
             "availableReplicas": avail,
             "unavailableReplicas": (replicas - avail).max(0),
-            "conditions": [available_condition, progressing],
+            "conditions": conditions,
         });
         if let Some(c) = d.status.as_ref().and_then(|s| s.collision_count) {
             status["collisionCount"] = json!(c);

@@ -36,6 +36,7 @@ pub(super) fn tests() -> Vec<TestCase> {
         test_case!("[sig-apps] Deployment Deployment should have a working scale subresource [Conformance]", deployment_scale_subresource),
         test_case!("[sig-apps] ReplicaSet should list and delete a collection of ReplicaSets [Conformance]", replicaset_delete_collection),
         test_case!("[sig-apps] ReplicaSet should validate Replicaset Status endpoints [Conformance]", replicaset_status_endpoints),
+        test_case!("[sig-apps] Deployment should validate Deployment Status endpoints [Conformance]", deployment_status_endpoints),
     ]
 }
 
@@ -345,5 +346,36 @@ async fn replicaset_status_endpoints(ctx: TestContext) -> anyhow::Result<()> {
     let patch = json!({ "status": { "conditions": [{ "type": "StatusPatched", "status": "True" }] } });
     sets.patch_status(name, &PatchParams::default(), &Patch::Merge(patch)).await?;
     check!(has(&sets.get(name).await?, "StatusPatched"), "the patched status lacks the StatusPatched condition");
+    Ok(())
+}
+
+/// The status subresource of a Deployment: read, replaced with an extra condition (which the
+/// controller keeps), patched.
+async fn deployment_status_endpoints(ctx: TestContext) -> anyhow::Result<()> {
+    require_node(&ctx).await?;
+    let deployments: Api<Deployment> = ctx.api();
+    let name = "test-deployment-status";
+    let pod_labels = labels(&[("e2e", "status")]);
+    let deployment: Deployment = serde_json::from_value(json!({
+        "metadata": { "name": name },
+        "spec": { "replicas": 1, "selector": { "matchLabels": pod_labels },
+                  "template": { "metadata": { "labels": pod_labels }, "spec": pod_spec() } },
+    }))?;
+    deployments.create(&PostParams::default(), &deployment).await?;
+    deployment_complete(&deployments, name).await?;
+    let status: serde_json::Value = ctx.get_json(&format!("/apis/apps/v1/namespaces/{}/deployments/{name}/status", ctx.namespace)).await?;
+    check!(status["kind"] == "Deployment" && status["status"]["availableReplicas"] == 1, "GET status returned {status}");
+    let mut current = deployments.get_status(name).await?;
+    let mut conditions = current.status.as_ref().and_then(|s| s.conditions.clone()).unwrap_or_default();
+    conditions.push(serde_json::from_value(json!({ "type": "StatusUpdate", "status": "True", "reason": "E2E", "message": "Set from e2e test" }))?);
+    if let Some(st) = current.status.as_mut() {
+        st.conditions = Some(conditions);
+    }
+    deployments.replace_status(name, &PostParams::default(), &current).await?;
+    let has = |d: &Deployment, t: &str| d.status.as_ref().and_then(|s| s.conditions.as_ref()).is_some_and(|c| c.iter().any(|c| c.type_ == t));
+    check!(has(&deployments.get(name).await?, "StatusUpdate"), "the replaced status lost the StatusUpdate condition");
+    let patch = json!({ "status": { "conditions": [{ "type": "StatusPatched", "status": "True" }] } });
+    deployments.patch_status(name, &PatchParams::default(), &Patch::Merge(patch)).await?;
+    check!(has(&deployments.get(name).await?, "StatusPatched"), "the patched status lacks the StatusPatched condition");
     Ok(())
 }
