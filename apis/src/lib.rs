@@ -39,6 +39,9 @@ pub trait Strategy: Send + Sync {
         false
     }
 
+    /// Records who asks for the object, on create (CSRs carry their requester's name and groups).
+    fn record_requesting_user(&self, _obj: &mut Value, _user: &str, _groups: &[String]) {}
+
     /// Adjusts a new object before it is validated and stored (e.g. a pod's initial status).
     /// The registry has already dropped `status` for kinds with a status subresource.
     fn prepare_for_create(&self, _obj: &mut Value) {}

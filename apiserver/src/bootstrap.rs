@@ -64,7 +64,7 @@ fn lookup(group: &str, plural: &str) -> Result<&'static resources::ResourceInfo,
 }
 
 fn options() -> WriteOptions {
-    WriteOptions { dry_run: false, field_validation: FieldValidation::Strict, field_manager: "kube-apiserver".into(), duplicate_fields: Vec::new() }
+    WriteOptions { dry_run: false, field_validation: FieldValidation::Strict, field_manager: "kube-apiserver".into(), duplicate_fields: Vec::new(), requester: None }
 }
 
 fn name_of(obj: &Value) -> String {

@@ -183,6 +183,7 @@ fn write_options(params: &Params, headers: &HeaderMap) -> Result<WriteOptions, A
         field_validation: FieldValidation::parse(params.get("fieldValidation").map(String::as_str))?,
         field_manager,
         duplicate_fields: Vec::new(),
+        requester: None,
     })
 }
 
@@ -336,7 +337,8 @@ async fn resource(
             let body_type = wire::body_type(headers)?;
             let body = read_body(body).await?;
             let obj = wire::decode(&body, body_type)?;
-            let opts = body_write_options(params, headers, &body, body_type)?;
+            let mut opts = body_write_options(params, headers, &body, body_type)?;
+            opts.requester = identity.map(|i| (i.user.clone(), i.groups.clone()));
             let written = registry.create(info, ns, obj, &opts).await?;
             Ok(written_response(info, written, &negotiated, params))
         }

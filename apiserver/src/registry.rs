@@ -60,6 +60,8 @@ pub struct WriteOptions {
     pub field_manager: String,
     /// Keys the request body repeats (dotted paths), reported like unknown fields.
     pub duplicate_fields: Vec<String>,
+    /// The authenticated requester (user, groups), for kinds that record it.
+    pub requester: Option<(String, Vec<String>)>,
 }
 
 /// The patch media types.
@@ -268,6 +270,9 @@ impl Registry {
         }
         strategy.default(&mut obj);
         strategy.prepare_for_create(&mut obj);
+        if let Some((user, groups)) = &opts.requester {
+            strategy.record_requesting_user(&mut obj, user, groups);
+        }
         if strategy.tracks_generation() {
             obj["metadata"]["generation"] = json!(1);
         }

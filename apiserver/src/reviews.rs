@@ -127,7 +127,7 @@ mod tests {
     use crate::registry::FieldValidation;
 
     fn strict() -> WriteOptions {
-        WriteOptions { dry_run: false, field_validation: FieldValidation::Strict, field_manager: String::new(), duplicate_fields: Vec::new() }
+        WriteOptions { dry_run: false, field_validation: FieldValidation::Strict, field_manager: String::new(), duplicate_fields: Vec::new(), requester: None }
     }
 
     fn admin() -> Identity {

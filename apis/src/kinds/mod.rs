@@ -10,6 +10,7 @@ mod apps;
 mod autoscaling;
 pub mod hpa_v1;
 mod batch;
+mod certificates;
 mod core;
 mod networking;
 mod pod;
@@ -143,6 +144,7 @@ pub fn strategy_for(group: &str, kind: &str) -> &'static dyn Strategy {
         ("autoscaling", "HorizontalPodAutoscaler") => &autoscaling::HorizontalPodAutoscalerStrategy,
         ("apiextensions.k8s.io", "CustomResourceDefinition") => &apiextensions::CustomResourceDefinitionStrategy,
         ("batch", "CronJob") => &batch::CronJobStrategy,
+        ("certificates.k8s.io", "CertificateSigningRequest") => &certificates::CertificateSigningRequestStrategy,
         _ => default_strategy(group, kind),
     }
 }
