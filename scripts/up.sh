@@ -13,7 +13,7 @@ case " $* " in
   *" --disable-agent "*) ;;
   *) scripts/setup-node.sh ;;  # containerd settings + offline images for the node agent
 esac
-cargo build --release --bin corten --bin corten-conformance --bin corten-bench
+cargo build --release -p corten -p corten-conformance -p corten-bench
 install -m 0755 target/release/corten target/release/corten-conformance target/release/corten-bench /usr/local/bin/
 mkdir -p "$DATA_DIR"
 if [ -f "$DATA_DIR/corten.pid" ] && kill -0 "$(cat "$DATA_DIR/corten.pid")" 2>/dev/null; then

@@ -7,6 +7,7 @@
 //! ([`node`]: pod CIDRs, heartbeats).
 
 pub mod deployment;
+pub mod endpoints;
 pub mod gc;
 pub mod leader;
 pub mod namespace;
@@ -23,6 +24,7 @@ pub async fn run(client: Client, shutdown: CancellationToken) {
     let gc = tokio::spawn(gc::run(client.clone(), shutdown.clone()));
     let replicasets = tokio::spawn(replicaset::run(client.clone(), shutdown.clone()));
     let deployments = tokio::spawn(deployment::run(client.clone(), shutdown.clone()));
+    let endpoints = tokio::spawn(endpoints::run(client.clone(), shutdown.clone()));
     let nodes = tokio::spawn(node::run(client, shutdown.clone()));
     shutdown.cancelled().await;
     namespaces.abort();
@@ -30,4 +32,5 @@ pub async fn run(client: Client, shutdown: CancellationToken) {
     replicasets.abort();
     deployments.abort();
     nodes.abort();
+    endpoints.abort();
 }
