@@ -330,22 +330,30 @@ async fn replicaset_status_endpoints(ctx: TestContext) -> anyhow::Result<()> {
     let name = "test-rs";
     sets.create(&PostParams::default(), &replica_set(name, 1)?).await?;
     replicas_ready(&sets, name, 1).await?;
-    let status: serde_json::Value = ctx.get_json(&format!("/apis/apps/v1/namespaces/{}/replicasets/{name}/status", ctx.namespace)).await?;
-    check!(status["kind"] == "ReplicaSet" && status["status"]["replicas"] == 1, "GET status returned {status}");
+    let path = format!("/apis/apps/v1/namespaces/{}/replicasets/{name}/status", ctx.namespace);
+    exercise_status_conditions(&ctx, &path, "ReplicaSet", "/status/replicas").await
+}
 
-    let mut current = sets.get_status(name).await?;
-    let mut conditions = current.status.as_ref().and_then(|s| s.conditions.clone()).unwrap_or_default();
-    conditions.push(serde_json::from_value(json!({ "type": "StatusUpdate", "status": "True", "reason": "E2E", "message": "Set from e2e test" }))?);
-    if let Some(st) = current.status.as_mut() {
-        st.conditions = Some(conditions);
+/// Reads a status subresource, replaces it with an added `StatusUpdate` condition, then merge-
+/// patches a `StatusPatched` condition, checking each took (and survives the controller).
+async fn exercise_status_conditions(ctx: &TestContext, path: &str, kind: &str, populated: &str) -> anyhow::Result<()> {
+    let json = [("Accept", "application/json"), ("Content-Type", "application/json")];
+    let mut current: serde_json::Value = ctx.get_json(path).await?;
+    check!(current["kind"] == kind && current.pointer(populated).is_some_and(|v| v == 1), "GET {path} returned {current}");
+    let condition = json!({ "type": "StatusUpdate", "status": "True", "reason": "E2E", "message": "Set from e2e test" });
+    match current["status"]["conditions"].as_array_mut() {
+        Some(conditions) => conditions.push(condition),
+        None => current["status"]["conditions"] = json!([condition]),
     }
-    sets.replace_status(name, &PostParams::default(), &current).await?;
-    let has = |rs: &ReplicaSet, t: &str| rs.status.as_ref().and_then(|s| s.conditions.as_ref()).is_some_and(|c| c.iter().any(|c| c.type_ == t));
-    check!(has(&sets.get(name).await?, "StatusUpdate"), "the replaced status lost the StatusUpdate condition");
-
+    let put = ctx.raw(http::Method::PUT, path, &json, Some(serde_json::to_vec(&current)?)).await?;
+    check!(put.status.is_success(), "PUT {path}: {} {}", put.status, put.body);
+    let has = |obj: &serde_json::Value, t: &str| obj["status"]["conditions"].as_array().is_some_and(|c| c.iter().any(|c| c["type"] == t));
+    check!(has(&ctx.get_json(path).await?, "StatusUpdate"), "the replaced status lost the StatusUpdate condition");
     let patch = json!({ "status": { "conditions": [{ "type": "StatusPatched", "status": "True" }] } });
-    sets.patch_status(name, &PatchParams::default(), &Patch::Merge(patch)).await?;
-    check!(has(&sets.get(name).await?, "StatusPatched"), "the patched status lacks the StatusPatched condition");
+    let merge = [("Accept", "application/json"), ("Content-Type", "application/merge-patch+json")];
+    let patched = ctx.raw(http::Method::PATCH, path, &merge, Some(serde_json::to_vec(&patch)?)).await?;
+    check!(patched.status.is_success(), "PATCH {path}: {} {}", patched.status, patched.body);
+    check!(has(&ctx.get_json(path).await?, "StatusPatched"), "the patched status lacks the StatusPatched condition");
     Ok(())
 }
 
@@ -363,19 +371,6 @@ async fn deployment_status_endpoints(ctx: TestContext) -> anyhow::Result<()> {
     }))?;
     deployments.create(&PostParams::default(), &deployment).await?;
     deployment_complete(&deployments, name).await?;
-    let status: serde_json::Value = ctx.get_json(&format!("/apis/apps/v1/namespaces/{}/deployments/{name}/status", ctx.namespace)).await?;
-    check!(status["kind"] == "Deployment" && status["status"]["availableReplicas"] == 1, "GET status returned {status}");
-    let mut current = deployments.get_status(name).await?;
-    let mut conditions = current.status.as_ref().and_then(|s| s.conditions.clone()).unwrap_or_default();
-    conditions.push(serde_json::from_value(json!({ "type": "StatusUpdate", "status": "True", "reason": "E2E", "message": "Set from e2e test" }))?);
-    if let Some(st) = current.status.as_mut() {
-        st.conditions = Some(conditions);
-    }
-    deployments.replace_status(name, &PostParams::default(), &current).await?;
-    let has = |d: &Deployment, t: &str| d.status.as_ref().and_then(|s| s.conditions.as_ref()).is_some_and(|c| c.iter().any(|c| c.type_ == t));
-    check!(has(&deployments.get(name).await?, "StatusUpdate"), "the replaced status lost the StatusUpdate condition");
-    let patch = json!({ "status": { "conditions": [{ "type": "StatusPatched", "status": "True" }] } });
-    deployments.patch_status(name, &PatchParams::default(), &Patch::Merge(patch)).await?;
-    check!(has(&deployments.get(name).await?, "StatusPatched"), "the patched status lacks the StatusPatched condition");
-    Ok(())
+    let path = format!("/apis/apps/v1/namespaces/{}/deployments/{name}/status", ctx.namespace);
+    exercise_status_conditions(&ctx, &path, "Deployment", "/status/availableReplicas").await
 }
