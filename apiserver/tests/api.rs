@@ -8,44 +8,12 @@ use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Service};
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams, WatchEvent, WatchParams};
-use kube::config::{KubeConfigOptions, Kubeconfig};
-use kube::{Client, Config};
+use kube::Client;
 use serde_json::json;
-use tokio_util::sync::CancellationToken;
 
-struct TestServer {
-    client: Client,
-    config: Config,
-    _dir: tempfile::TempDir,
-    shutdown: CancellationToken,
-}
+mod common;
 
-impl Drop for TestServer {
-    fn drop(&mut self) {
-        self.shutdown.cancel();
-    }
-}
-
-async fn start() -> TestServer {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let shutdown = CancellationToken::new();
-    let running = corten_apiserver::start(
-        corten_apiserver::Config {
-            data_dir: dir.path().to_path_buf(),
-            bind_address: "127.0.0.1".parse().expect("ip"),
-            https_port: 0,
-            etcd_endpoints: vec![],
-            advertise_address: Some("127.0.0.1".parse().expect("ip")),
-        },
-        shutdown.clone(),
-    )
-    .await
-    .expect("server starts");
-    let kubeconfig = Kubeconfig::read_from(&running.admin_kubeconfig).expect("kubeconfig");
-    let config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default()).await.expect("config");
-    let client = Client::try_from(config.clone()).expect("client");
-    TestServer { client, config, _dir: dir, shutdown }
-}
+use common::start;
 
 fn cm(name: &str, data: &[(&str, &str)]) -> ConfigMap {
     ConfigMap {

@@ -1,43 +1,11 @@
 //! Review APIs, a kind served in two versions (autoscaling/v1 and v2 HorizontalPodAutoscalers)
 //! and duplicate-field reporting, through a real client against an in-process server.
 
-use kube::config::{KubeConfigOptions, Kubeconfig};
-use kube::{Client, Config};
 use serde_json::{json, Value};
-use tokio_util::sync::CancellationToken;
 
-struct TestServer {
-    client: Client,
-    _dir: tempfile::TempDir,
-    shutdown: CancellationToken,
-}
+mod common;
 
-impl Drop for TestServer {
-    fn drop(&mut self) {
-        self.shutdown.cancel();
-    }
-}
-
-async fn start() -> TestServer {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let shutdown = CancellationToken::new();
-    let running = corten_apiserver::start(
-        corten_apiserver::Config {
-            data_dir: dir.path().to_path_buf(),
-            bind_address: "127.0.0.1".parse().expect("ip"),
-            https_port: 0,
-            etcd_endpoints: vec![],
-            advertise_address: Some("127.0.0.1".parse().expect("ip")),
-        },
-        shutdown.clone(),
-    )
-    .await
-    .expect("server starts");
-    let kubeconfig = Kubeconfig::read_from(&running.admin_kubeconfig).expect("kubeconfig");
-    let config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default()).await.expect("config");
-    let client = Client::try_from(config).expect("client");
-    TestServer { client, _dir: dir, shutdown }
-}
+use common::{start, TestServer};
 
 /// Sends a request and returns the status code, the JSON body and the `Warning` headers.
 async fn send(s: &TestServer, method: http::Method, path: &str, body: Vec<u8>) -> (u16, Value, Vec<String>) {
