@@ -6,12 +6,14 @@
 #![warn(missing_docs)]
 
 pub mod apply;
+pub mod events;
 pub mod field;
 pub mod openapi_v2;
 pub mod patch;
 pub mod protobuf;
 pub mod selectors;
 pub mod status;
+pub mod time;
 pub mod validation;
 
 pub use field::{FieldError, FieldErrorKind, FieldErrors, FieldPath};

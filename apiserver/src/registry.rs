@@ -637,17 +637,9 @@ impl Registry {
                 if !finalizers.is_empty() {
                     obj["metadata"]["finalizers"] = json!(finalizers);
                 }
-                if opts.dry_run {
-                    return Ok((obj, false));
-                }
-                strip_resource_version(&mut obj);
-                match self.store.update(&key, to_bytes(info, &obj), kv.mod_revision).await {
-                    Ok(rev) => {
-                        set_resource_version(&mut obj, rev);
-                        return Ok((obj, false));
-                    }
-                    Err(StorageError::Conflict { .. }) => continue,
-                    Err(e) => return Err(storage_error(e, info, name)),
+                match self.write_marked(info, &key, name, obj, kv.mod_revision, opts.dry_run).await? {
+                    Some(marked) => return Ok((marked, false)),
+                    None => continue,
                 }
             }
             if !finalizers.is_empty() || strategy.blocks_deletion(&obj) {
@@ -663,17 +655,9 @@ impl Registry {
                     obj["metadata"]["deletionGracePeriodSeconds"] = json!(0);
                 }
                 strategy.prepare_for_delete(&mut obj);
-                if opts.dry_run {
-                    return Ok((obj, false));
-                }
-                strip_resource_version(&mut obj);
-                match self.store.update(&key, to_bytes(info, &obj), kv.mod_revision).await {
-                    Ok(rev) => {
-                        set_resource_version(&mut obj, rev);
-                        return Ok((obj, false));
-                    }
-                    Err(StorageError::Conflict { .. }) => continue,
-                    Err(e) => return Err(storage_error(e, info, name)),
+                match self.write_marked(info, &key, name, obj, kv.mod_revision, opts.dry_run).await? {
+                    Some(marked) => return Ok((marked, false)),
+                    None => continue,
                 }
             }
             if opts.dry_run {
@@ -692,6 +676,23 @@ impl Registry {
             }
         }
         Err(ApiError::conflict(gr, name, "too many concurrent updates; please retry"))
+    }
+
+    /// Stores an object marked for deletion (with dry-run, only returns it). `Ok(None)` when a
+    /// concurrent write won the compare-and-swap: the caller re-reads and decides again.
+    async fn write_marked(&self, info: &ResourceInfo, key: &str, name: &str, mut obj: Value, expected: Revision, dry_run: bool) -> Result<Option<Value>, ApiError> {
+        if dry_run {
+            return Ok(Some(obj));
+        }
+        strip_resource_version(&mut obj);
+        match self.store.update(key, to_bytes(info, &obj), expected).await {
+            Ok(rev) => {
+                set_resource_version(&mut obj, rev);
+                Ok(Some(obj))
+            }
+            Err(StorageError::Conflict { .. }) => Ok(None),
+            Err(e) => Err(storage_error(e, info, name)),
+        }
     }
 
     /// Deletes every object a list with these options would return.
@@ -1053,9 +1054,7 @@ pub fn check_field_selector(info: &ResourceInfo, sel: &FieldSelector) -> Result<
 }
 
 /// Current time as upstream's `metav1.Time` (RFC 3339, seconds).
-pub fn now() -> String {
-    jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
-}
+pub use corten_apimachinery::time::now_rfc3339 as now;
 
 // ----- continue tokens -----
 

@@ -21,6 +21,7 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{watcher, WatchStreamExt};
+use corten_apimachinery::time::now_rfc3339;
 use kube::{Api, Client, ResourceExt};
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
@@ -307,7 +308,7 @@ impl Controller {
         let updated = new.map_or(0, |rs| rs.status.as_ref().map_or(0, |s| s.replicas));
         let ready = sum(&|rs| rs.status.as_ref().and_then(|s| s.ready_replicas).unwrap_or(0));
         let avail = sum(&available);
-        let now = now();
+        let now = now_rfc3339();
         let old_conditions: Vec<Value> = serde_json::to_value(d.status.as_ref().and_then(|s| s.conditions.clone()).unwrap_or_default()).unwrap_or_default().as_array().cloned().unwrap_or_default();
         let find = |t: &str| old_conditions.iter().find(|c| c["type"] == t).cloned();
         let condition = |t: &str, status: &str, reason: &str, message: String| {
@@ -438,10 +439,6 @@ fn new_replica_set(d: &Deployment, hash: &str, revision: i64, replicas: i32, sur
         }),
         status: None,
     }
-}
-
-fn now() -> String {
-    k8s_openapi::jiff::Timestamp::now().round(k8s_openapi::jiff::Unit::Second).map(|t| t.to_string()).unwrap_or_default()
 }
 
 #[cfg(test)]

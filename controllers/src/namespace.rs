@@ -121,7 +121,7 @@ async fn finalize(client: &Client, name: &str) -> Result<bool, kube::Error> {
 
 /// Writes upstream's progress conditions on the namespace status.
 async fn record_progress(api: &Api<Namespace>, ns: &Namespace, objects: usize, finalizers: &HashSet<String>) -> Result<(), kube::Error> {
-    let now = jiff_now();
+    let now = corten_apimachinery::time::now_rfc3339();
     let mut finalizer_list: Vec<&str> = finalizers.iter().map(String::as_str).collect();
     finalizer_list.sort_unstable();
     let conditions = serde_json::json!([
@@ -143,8 +143,4 @@ async fn record_progress(api: &Api<Namespace>, ns: &Namespace, objects: usize, f
     let patch = serde_json::json!({ "status": { "conditions": conditions } });
     api.patch_status(&ns.name_any(), &kube::api::PatchParams::default(), &kube::api::Patch::Merge(&patch)).await?;
     Ok(())
-}
-
-fn jiff_now() -> String {
-    k8s_openapi::jiff::Timestamp::now().round(k8s_openapi::jiff::Unit::Second).map(|t| t.to_string()).unwrap_or_default()
 }

@@ -75,7 +75,7 @@ async fn pass(client: &Client) -> Result<(), kube::Error> {
 
 async fn mark_unreachable(nodes: &Api<Node>, node: &Node, taints: &[Taint]) -> Result<(), kube::Error> {
     let name = node.name_any();
-    let now = k8s_openapi::jiff::Timestamp::now().round(k8s_openapi::jiff::Unit::Second).map(|t| t.to_string()).unwrap_or_default();
+    let now = corten_apimachinery::time::now_rfc3339();
     let mut conditions = node.status.as_ref().and_then(|s| s.conditions.clone()).unwrap_or_default();
     if !conditions.iter().any(|c| c.type_ == "Ready") {
         conditions.push(k8s_openapi::api::core::v1::NodeCondition { type_: "Ready".into(), ..Default::default() });

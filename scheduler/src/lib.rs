@@ -19,6 +19,8 @@ use k8s_openapi::api::core::v1::{Node, Pod};
 use kube::api::{Patch, PatchParams, PostParams};
 use kube::runtime::reflector::{self, Store};
 use kube::runtime::{watcher, WatchStreamExt};
+use corten_apimachinery::events;
+use corten_apimachinery::time::now_rfc3339;
 use kube::{Api, Client, ResourceExt};
 use serde_json::json;
 use tokio::sync::mpsc;
@@ -207,7 +209,7 @@ impl Scheduler {
         let api: Api<Pod> = Api::namespaced(self.client.clone(), &pod.namespace().unwrap_or_default());
         let patch = json!({ "status": { "conditions": [{
             "type": "PodScheduled", "status": "False", "reason": "Unschedulable", "message": message,
-            "lastTransitionTime": now(), "lastProbeTime": null,
+            "lastTransitionTime": now_rfc3339(), "lastProbeTime": null,
         }] } });
         if let Err(e) = api.patch_status(&pod.name_any(), &PatchParams::default(), &Patch::Strategic(&patch)).await {
             tracing::debug!(error = %e, "recording PodScheduled=False failed");
@@ -217,17 +219,9 @@ impl Scheduler {
 
     /// Records a core/v1 Event about the pod, as kubectl describe shows them.
     async fn event(&self, pod: &Pod, type_: &str, reason: &str, message: &str) {
-        let ns = pod.namespace().unwrap_or_default();
-        let api: Api<k8s_openapi::api::core::v1::Event> = Api::namespaced(self.client.clone(), &ns);
-        let event = json!({
-            "metadata": { "name": event_name(&pod.name_any()), "namespace": ns },
-            "involvedObject": { "kind": "Pod", "apiVersion": "v1", "namespace": ns, "name": pod.name_any(), "uid": pod.uid(), "resourceVersion": pod.resource_version() },
-            "reason": reason, "message": message, "type": type_,
-            "source": { "component": SCHEDULER_NAME },
-            "reportingComponent": SCHEDULER_NAME, "reportingInstance": SCHEDULER_NAME,
-            "firstTimestamp": now(), "lastTimestamp": now(), "count": 1,
-        });
-        match serde_json::from_value(event) {
+        let reporter = events::Reporter { component: SCHEDULER_NAME, instance: SCHEDULER_NAME, host: None };
+        let api: Api<k8s_openapi::api::core::v1::Event> = Api::namespaced(self.client.clone(), &pod.namespace().unwrap_or_default());
+        match events::pod_event(pod, None, reporter, type_, reason, message) {
             Ok(e) => {
                 if let Err(err) = api.create(&PostParams::default(), &e).await {
                     tracing::debug!(error = %err, "recording event failed");
@@ -238,12 +232,3 @@ impl Scheduler {
     }
 }
 
-fn now() -> String {
-    k8s_openapi::jiff::Timestamp::now().round(k8s_openapi::jiff::Unit::Second).map(|t| t.to_string()).unwrap_or_default()
-}
-
-/// Upstream's event naming: `<object>.<hex nanoseconds>` (unique per object and moment).
-fn event_name(object: &str) -> String {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
-    format!("{object}.{nanos:x}")
-}
