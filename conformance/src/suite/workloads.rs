@@ -167,6 +167,15 @@ async fn replicaset_adopt_release(ctx: TestContext) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A one-replica Deployment of [`pod_spec`] pods with these labels (and selector).
+fn one_replica_deployment(name: &str, pod_labels: &BTreeMap<String, String>) -> anyhow::Result<Deployment> {
+    Ok(serde_json::from_value(json!({
+        "metadata": { "name": name },
+        "spec": { "replicas": 1, "selector": { "matchLabels": pod_labels },
+                  "template": { "metadata": { "labels": pod_labels }, "spec": pod_spec() } },
+    }))?)
+}
+
 async fn deployment_complete(api: &Api<Deployment>, name: &str) -> anyhow::Result<Deployment> {
     wait_for("the deployment to complete", Duration::from_secs(120), || async {
         let d = api.get(name).await?;
@@ -236,11 +245,10 @@ async fn deployment_deletes_old_replica_sets(ctx: TestContext) -> anyhow::Result
     let deployments: Api<Deployment> = ctx.api();
     let pod_labels = labels(&[("name", "cleanup-pod")]);
     let name = "test-cleanup-deployment";
-    let deployment: Deployment = serde_json::from_value(json!({
-        "metadata": { "name": name },
-        "spec": { "replicas": 1, "revisionHistoryLimit": 0, "selector": { "matchLabels": pod_labels },
-                  "template": { "metadata": { "labels": pod_labels }, "spec": pod_spec() } },
-    }))?;
+    let mut deployment = one_replica_deployment(name, &pod_labels)?;
+    if let Some(spec) = deployment.spec.as_mut() {
+        spec.revision_history_limit = Some(0);
+    }
     deployments.create(&PostParams::default(), &deployment).await?;
     deployment_complete(&deployments, name).await?;
     let patch = json!({ "spec": { "template": { "spec": { "containers": [{ "name": "main", "command": ["sleep", "3602"] }] } } } });
@@ -290,11 +298,7 @@ async fn deployment_scale_subresource(ctx: TestContext) -> anyhow::Result<()> {
     let deployments: Api<Deployment> = ctx.api();
     let name = "test-new-deployment";
     let pod_labels = labels(&[("name", "httpd")]);
-    let deployment: Deployment = serde_json::from_value(json!({
-        "metadata": { "name": name },
-        "spec": { "replicas": 1, "selector": { "matchLabels": pod_labels },
-                  "template": { "metadata": { "labels": pod_labels }, "spec": pod_spec() } },
-    }))?;
+    let deployment = one_replica_deployment(name, &pod_labels)?;
     deployments.create(&PostParams::default(), &deployment).await?;
     deployment_complete(&deployments, name).await?;
     let scale = deployments.get_scale(name).await?;
@@ -364,11 +368,7 @@ async fn deployment_status_endpoints(ctx: TestContext) -> anyhow::Result<()> {
     let deployments: Api<Deployment> = ctx.api();
     let name = "test-deployment-status";
     let pod_labels = labels(&[("e2e", "status")]);
-    let deployment: Deployment = serde_json::from_value(json!({
-        "metadata": { "name": name },
-        "spec": { "replicas": 1, "selector": { "matchLabels": pod_labels },
-                  "template": { "metadata": { "labels": pod_labels }, "spec": pod_spec() } },
-    }))?;
+    let deployment = one_replica_deployment(name, &pod_labels)?;
     deployments.create(&PostParams::default(), &deployment).await?;
     deployment_complete(&deployments, name).await?;
     let path = format!("/apis/apps/v1/namespaces/{}/deployments/{name}/status", ctx.namespace);
